@@ -1,0 +1,66 @@
+// Kernel table: for every computable weight type, how to dequantize it, how to quantize
+// activations for it, and a GEMM tile kernel. One table per instruction set, filled once at
+// start-up from CPUID (or CITADEL_ISA); variants live in kernels/<family>_<isa>.cpp with
+// identical signatures, so every SIMD variant can be tested against the scalar reference.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "tensor/dtype.h"
+
+namespace citadel {
+
+enum class Isa { kScalar = 0, kAvx2 = 1, kAvx512 = 2 };
+constexpr int kIsaCount = 3;
+const char* isa_name(Isa isa);
+
+// dst[0..n) = values of the n elements in src (n a multiple of the block size).
+using DequantizeRowFn = void (*)(const void* src, float* dst, int64_t n);
+// dst = the n floats of src in this type (n a multiple of the block size).
+using QuantizeRowFn = void (*)(const float* src, void* dst, int64_t n);
+
+// Tile of a matrix product. W holds n_rows rows of n elements in the weight type, w_row_bytes
+// apart; X holds n_tokens rows of n elements in the weight type's activation type (act_type),
+// x_row_bytes apart. Writes out[t * out_stride + r] = dot(W row r, X row t).
+using GemmFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                        size_t x_row_bytes, int n_tokens, float* out, size_t out_stride);
+
+struct TypeKernels {
+    DequantizeRowFn dequantize_row = nullptr;
+    QuantizeRowFn quantize_row = nullptr;  // this type's own quantizer (also for activations)
+    DType act_type = DType::F32;           // what X must be converted to before gemm
+    GemmFn gemm = nullptr;
+};
+
+struct KernelTable {
+    Isa isa = Isa::kScalar;
+    TypeKernels types[40];  // indexed by GGUF type id
+
+    const TypeKernels& operator[](DType t) const { return types[static_cast<uint32_t>(t)]; }
+    TypeKernels& operator[](DType t) { return types[static_cast<uint32_t>(t)]; }
+};
+
+// The best ISA this CPU runs, unless CITADEL_ISA=scalar|avx2|avx512 forces one (an ISA the CPU
+// lacks falls back to the best it has, with a warning on stderr).
+Isa detect_isa();
+bool cpu_supports(Isa isa);
+
+// Table for a given ISA (tables are built once and never change). Entries an ISA does not
+// accelerate are the scalar ones.
+const KernelTable& kernel_table(Isa isa);
+// Table for detect_isa(), chosen on first use.
+const KernelTable& kernels();
+
+// Each kernel family fills in its types. The scalar filler runs first for every ISA.
+void register_float_scalar(KernelTable& t);
+void register_float_avx2(KernelTable& t);
+void register_float_avx512(KernelTable& t);
+void register_legacy_scalar(KernelTable& t);   // Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q8_1
+void register_legacy_avx2(KernelTable& t);
+void register_legacy_avx512(KernelTable& t);
+void register_kquant_scalar(KernelTable& t);   // Q2_K Q3_K Q4_K Q5_K Q6_K Q8_K
+void register_kquant_avx2(KernelTable& t);
+void register_kquant_avx512(KernelTable& t);
+
+}  // namespace citadel
