@@ -1,0 +1,2 @@
+// Placeholder until the reader is written.
+#include "gguf/gguf.h"
