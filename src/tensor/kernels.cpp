@@ -52,15 +52,18 @@ namespace {
 KernelTable build_table(Isa isa) {
     KernelTable t;
     t.isa = isa;
+    register_vec_scalar(t);
     register_float_scalar(t);
     register_legacy_scalar(t);
     register_kquant_scalar(t);
     if (isa == Isa::kAvx2 || isa == Isa::kAvx512) {
+        register_vec_avx2(t);
         register_float_avx2(t);
         register_legacy_avx2(t);
         register_kquant_avx2(t);
     }
     if (isa == Isa::kAvx512) {
+        register_vec_avx512(t);
         register_float_avx512(t);
         register_legacy_avx512(t);
         register_kquant_avx512(t);

@@ -33,9 +33,17 @@ struct TypeKernels {
     GemmFn gemm = nullptr;
 };
 
+// Small vector operations of the attention and of the KV cache (F16 keys and values).
+struct VecOps {
+    float (*dot_f16_f32)(int64_t n, const uint16_t* a, const float* b) = nullptr;
+    void (*axpy_f16_f32)(int64_t n, float alpha, const uint16_t* x, float* y) = nullptr;  // y += a*x
+    void (*f32_to_f16)(const float* src, uint16_t* dst, int64_t n) = nullptr;
+};
+
 struct KernelTable {
     Isa isa = Isa::kScalar;
     TypeKernels types[40];  // indexed by GGUF type id
+    VecOps vec;
 
     const TypeKernels& operator[](DType t) const { return types[static_cast<uint32_t>(t)]; }
     TypeKernels& operator[](DType t) { return types[static_cast<uint32_t>(t)]; }
@@ -53,6 +61,9 @@ const KernelTable& kernel_table(Isa isa);
 const KernelTable& kernels();
 
 // Each kernel family fills in its types. The scalar filler runs first for every ISA.
+void register_vec_scalar(KernelTable& t);
+void register_vec_avx2(KernelTable& t);
+void register_vec_avx512(KernelTable& t);
 void register_float_scalar(KernelTable& t);
 void register_float_avx2(KernelTable& t);
 void register_float_avx512(KernelTable& t);

@@ -1,0 +1,167 @@
+#include "model/blocks.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace citadel {
+namespace {
+
+// Rotates n_heads heads of size head_dim in place by the token's cos/sin table.
+void apply_rope(float* heads, int64_t n_heads, int64_t head_dim, int64_t n_rot, RopeMode mode,
+                const float* cos_t, const float* sin_t) {
+    const int64_t half = n_rot / 2;
+    for (int64_t h = 0; h < n_heads; ++h) {
+        float* x = heads + h * head_dim;
+        for (int64_t i = 0; i < half; ++i) {
+            const int64_t a = mode == RopeMode::kNormal ? 2 * i : i;
+            const int64_t b = mode == RopeMode::kNormal ? 2 * i + 1 : i + half;
+            const float x0 = x[a], x1 = x[b];
+            x[a] = x0 * cos_t[i] - x1 * sin_t[i];
+            x[b] = x0 * sin_t[i] + x1 * cos_t[i];
+        }
+    }
+}
+
+void add_bias(float* rows, int64_t n_rows, const std::vector<float>& bias) {
+    const int64_t n = int64_t(bias.size());
+    for (int64_t t = 0; t < n_rows; ++t) {
+        for (int64_t i = 0; i < n; ++i) rows[t * n + i] += bias[size_t(i)];
+    }
+}
+
+// Softmax-weighted sum of V over positions 0..pos of one sequence for one query head.
+void attend_one(const float* q, int64_t layer, int seq, int64_t pos, int64_t kv_head,
+                const HParams& hp, ForwardState& st, float* scores, float* out) {
+    const VecOps& vec = st.kernels.vec;
+    const float scale = 1.0f / std::sqrt(float(hp.head_dim));
+    const uint16_t* k0 = st.kv.k(layer, seq, 0) + kv_head * hp.head_dim;
+    const uint16_t* v0 = st.kv.v(layer, seq, 0) + kv_head * hp.head_dim_v;
+    float max_score = -INFINITY;
+    for (int64_t j = 0; j <= pos; ++j) {
+        scores[j] = vec.dot_f16_f32(hp.head_dim, k0 + j * st.kv.k_stride(), q) * scale;
+        max_score = std::max(max_score, scores[j]);
+    }
+    double sum = 0.0;
+    for (int64_t j = 0; j <= pos; ++j) {
+        scores[j] = std::exp(scores[j] - max_score);
+        sum += scores[j];
+    }
+    const float inv = float(1.0 / sum);
+    std::fill(out, out + hp.head_dim_v, 0.0f);
+    for (int64_t j = 0; j <= pos; ++j) {
+        vec.axpy_f16_f32(hp.head_dim_v, scores[j] * inv, v0 + j * st.kv.v_stride(), out);
+    }
+}
+
+// Writes this batch's K and V rows into the cache (F16).
+void store_kv(LayerContext& ctx) {
+    const HParams& hp = ctx.model.hp;
+    ForwardState& st = ctx.st;
+    for (int64_t t = 0; t < ctx.n_tokens; ++t) {
+        const int seq = ctx.batch.seq_ids[size_t(t)];
+        const int64_t pos = ctx.batch.positions[size_t(t)];
+        st.kernels.vec.f32_to_f16(&st.k[size_t(t * hp.kv_dim())], st.kv.k(ctx.layer, seq, pos),
+                                  hp.kv_dim());
+        st.kernels.vec.f32_to_f16(&st.v[size_t(t * hp.v_dim())], st.kv.v(ctx.layer, seq, pos),
+                                  hp.v_dim());
+    }
+}
+
+void project_qkv(LayerContext& ctx, const LayerWeights& l, const AttentionOptions& opt) {
+    const HParams& hp = ctx.model.hp;
+    ForwardState& st = ctx.st;
+    const int64_t T = ctx.n_tokens;
+    rms_norm_rows(st.x.data(), T, hp.n_embd, l.attn_norm.data(), hp.rms_eps, st.xn.data());
+    matmul(l.wq, st.xn.data(), T, st.q.data(), st.pool, st.matmul_scratch, st.kernels);
+    matmul(l.wk, st.xn.data(), T, st.k.data(), st.pool, st.matmul_scratch, st.kernels);
+    matmul(l.wv, st.xn.data(), T, st.v.data(), st.pool, st.matmul_scratch, st.kernels);
+    if (opt.qkv_bias) {
+        add_bias(st.q.data(), T, l.bq);
+        add_bias(st.k.data(), T, l.bk);
+        add_bias(st.v.data(), T, l.bv);
+    }
+    if (opt.qk_norm) {
+        rms_norm_rows(st.q.data(), T * hp.n_head, hp.head_dim, l.q_norm.data(), hp.rms_eps,
+                      st.q.data());
+        rms_norm_rows(st.k.data(), T * hp.n_head_kv, hp.head_dim, l.k_norm.data(), hp.rms_eps,
+                      st.k.data());
+    }
+    const int64_t half = hp.n_rot / 2;
+    for (int64_t t = 0; t < T; ++t) {
+        const float* c = &st.rope_cos[size_t(t * half)];
+        const float* s = &st.rope_sin[size_t(t * half)];
+        apply_rope(&st.q[size_t(t * hp.q_dim())], hp.n_head, hp.head_dim, hp.n_rot,
+                   hp.rope_mode, c, s);
+        apply_rope(&st.k[size_t(t * hp.kv_dim())], hp.n_head_kv, hp.head_dim, hp.n_rot,
+                   hp.rope_mode, c, s);
+    }
+}
+
+void add_rows(float* x, const float* y, int64_t n) {
+    for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+}  // namespace
+
+void rms_norm_rows(const float* x, int64_t n_rows, int64_t n, const float* w, float eps,
+                   float* out) {
+    for (int64_t r = 0; r < n_rows; ++r) {
+        const float* xr = x + r * n;
+        double sum = 0.0;
+        for (int64_t i = 0; i < n; ++i) sum += double(xr[i]) * xr[i];
+        const float scale = float(1.0 / std::sqrt(sum / double(n) + double(eps)));
+        float* o = out + r * n;
+        for (int64_t i = 0; i < n; ++i) o[i] = xr[i] * scale * w[i];
+    }
+}
+
+void prepare_rope(const Model& model, const Batch& batch, ForwardState& st) {
+    const HParams& hp = model.hp;
+    const int64_t half = hp.n_rot / 2;
+    st.rope_cos.resize(batch.size() * size_t(half));
+    st.rope_sin.resize(batch.size() * size_t(half));
+    for (size_t t = 0; t < batch.size(); ++t) {
+        const double pos = double(batch.positions[t]) * hp.rope_freq_scale;
+        for (int64_t i = 0; i < half; ++i) {
+            double theta = pos * std::pow(double(hp.rope_base), -2.0 * double(i) / double(hp.n_rot));
+            if (!model.rope_freq_factors.empty()) theta /= model.rope_freq_factors[size_t(i)];
+            st.rope_cos[t * size_t(half) + size_t(i)] = float(std::cos(theta));
+            st.rope_sin[t * size_t(half) + size_t(i)] = float(std::sin(theta));
+        }
+    }
+}
+
+void attention_block(LayerContext& ctx, const LayerWeights& l, const AttentionOptions& opt) {
+    const HParams& hp = ctx.model.hp;
+    ForwardState& st = ctx.st;
+    const int64_t T = ctx.n_tokens;
+    project_qkv(ctx, l, opt);
+    store_kv(ctx);
+    const int64_t group = hp.n_head / hp.n_head_kv;
+    const int64_t out_dim = hp.n_head * hp.head_dim_v;
+    st.pool.parallel_for(T * hp.n_head, [&](int64_t task, int thread) {
+        const int64_t t = task / hp.n_head, h = task % hp.n_head;
+        attend_one(&st.q[size_t(t * hp.q_dim() + h * hp.head_dim)], ctx.layer,
+                   ctx.batch.seq_ids[size_t(t)], ctx.batch.positions[size_t(t)], h / group, hp, st,
+                   st.scores[size_t(thread)].data(), &st.attn[size_t(t * out_dim + h * hp.head_dim_v)]);
+    });
+    matmul(l.wo, st.attn.data(), T, st.xn.data(), st.pool, st.matmul_scratch, st.kernels);
+    add_rows(st.x.data(), st.xn.data(), T * hp.n_embd);
+}
+
+void gated_ffn_block(LayerContext& ctx, const LayerWeights& l) {
+    const HParams& hp = ctx.model.hp;
+    ForwardState& st = ctx.st;
+    const int64_t T = ctx.n_tokens;
+    rms_norm_rows(st.x.data(), T, hp.n_embd, l.ffn_norm.data(), hp.rms_eps, st.xn.data());
+    matmul(l.w_gate, st.xn.data(), T, st.gate.data(), st.pool, st.matmul_scratch, st.kernels);
+    matmul(l.w_up, st.xn.data(), T, st.up.data(), st.pool, st.matmul_scratch, st.kernels);
+    const int64_t n = T * hp.n_ff;
+    float* g = st.gate.data();
+    const float* u = st.up.data();
+    for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    matmul(l.w_down, st.gate.data(), T, st.xn.data(), st.pool, st.matmul_scratch, st.kernels);
+    add_rows(st.x.data(), st.xn.data(), T * hp.n_embd);
+}
+
+}  // namespace citadel

@@ -1,0 +1,101 @@
+#include "model/forward.h"
+
+#include <algorithm>
+#include <string>
+
+#include "model/architecture.h"
+#include "model/blocks.h"
+
+namespace citadel {
+namespace {
+
+int64_t default_ctx(const Model& model, int64_t requested) {
+    if (requested > 0) return requested;
+    return std::min<int64_t>(model.hp.n_ctx_train, 4096);
+}
+
+Status validate(const Model& model, const Batch& b, const ForwardState& st) {
+    const size_t n = b.tokens.size();
+    if (b.positions.size() != n || b.seq_ids.size() != n || b.want_logits.size() != n) {
+        return Status::error("batch arrays have different lengths");
+    }
+    for (size_t i = 0; i < n; ++i) {
+        if (b.tokens[i] < 0 || b.tokens[i] >= model.hp.n_vocab) {
+            return Status::error("token id " + std::to_string(b.tokens[i]) +
+                                 " is out of range (vocabulary size " +
+                                 std::to_string(model.hp.n_vocab) + ")");
+        }
+        if (b.positions[i] < 0 || b.positions[i] >= st.kv.n_ctx()) {
+            return Status::error("position " + std::to_string(b.positions[i]) +
+                                 " is outside the context of " + std::to_string(st.kv.n_ctx()) +
+                                 " tokens");
+        }
+        if (b.seq_ids[i] < 0 || b.seq_ids[i] >= st.kv.n_seq()) {
+            return Status::error("sequence slot " + std::to_string(b.seq_ids[i]) +
+                                 " does not exist (" + std::to_string(st.kv.n_seq()) + " slots)");
+        }
+    }
+    return ok_status();
+}
+
+void resize_buffers(const HParams& hp, size_t T, ForwardState& st) {
+    st.x.resize(T * size_t(hp.n_embd));
+    st.xn.resize(T * size_t(std::max(hp.n_embd, hp.n_head * hp.head_dim_v)));
+    st.q.resize(T * size_t(hp.q_dim()));
+    st.k.resize(T * size_t(hp.kv_dim()));
+    st.v.resize(T * size_t(hp.v_dim()));
+    st.attn.resize(T * size_t(hp.n_head * hp.head_dim_v));
+    st.gate.resize(T * size_t(hp.n_ff));
+    st.up.resize(T * size_t(hp.n_ff));
+}
+
+void embed(const Model& model, const Batch& b, ForwardState& st) {
+    const int64_t n_embd = model.hp.n_embd;
+    st.pool.parallel_for(int64_t(b.size()), [&](int64_t t, int) {
+        dequantize_row(model.tok_embd, b.tokens[size_t(t)], &st.x[size_t(t * n_embd)], st.kernels);
+    });
+}
+
+// Final norm and the output projection, only for the tokens whose logits are wanted.
+void output_logits(const Model& model, const Batch& b, ForwardState& st) {
+    const HParams& hp = model.hp;
+    int64_t n_out = 0;
+    for (size_t t = 0; t < b.size(); ++t) {
+        if (!b.want_logits[t]) continue;
+        std::copy_n(&st.x[t * size_t(hp.n_embd)], hp.n_embd, &st.x[size_t(n_out * hp.n_embd)]);
+        ++n_out;
+    }
+    st.n_logits = n_out;
+    if (n_out == 0) return;
+    rms_norm_rows(st.x.data(), n_out, hp.n_embd, model.output_norm.data(), hp.rms_eps,
+                  st.xn.data());
+    st.logits.resize(size_t(n_out * hp.n_vocab));
+    matmul(model.output, st.xn.data(), n_out, st.logits.data(), st.pool, st.matmul_scratch,
+           st.kernels);
+}
+
+}  // namespace
+
+ForwardState::ForwardState(const Model& model, const ForwardOptions& o)
+    : pool(o.n_threads),
+      kv(model.hp, std::max(o.n_seq, 1), default_ctx(model, o.n_ctx)),
+      kernels(citadel::kernels()) {
+    scores.resize(size_t(pool.size()), std::vector<float>(size_t(kv.n_ctx())));
+}
+
+Status forward(const Model& model, const Batch& batch, ForwardState& st) {
+    CITADEL_TRY(validate(model, batch, st));
+    st.n_logits = 0;
+    if (batch.size() == 0) return ok_status();
+    resize_buffers(model.hp, batch.size(), st);
+    embed(model, batch, st);
+    prepare_rope(model, batch, st);
+    for (int64_t il = 0; il < model.hp.n_layer; ++il) {
+        LayerContext ctx{model, batch, st, il, int64_t(batch.size())};
+        model.arch->forward_layer(ctx, model.layers[size_t(il)]);
+    }
+    output_logits(model, batch, st);
+    return ok_status();
+}
+
+}  // namespace citadel

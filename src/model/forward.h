@@ -1,0 +1,77 @@
+// The forward pass over a batch of tokens, each at a position of a sequence slot.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/status.h"
+#include "model/kv_cache.h"
+#include "model/model.h"
+#include "tensor/kernels.h"
+#include "tensor/thread_pool.h"
+
+namespace citadel {
+
+// Tokens to run in one step. Several sequences may share a batch; a token at position p
+// attends to positions 0..p of its own sequence (those before this batch must be in the KV
+// cache already; those in the batch are written first).
+struct Batch {
+    std::vector<int32_t> tokens;
+    std::vector<int32_t> positions;
+    std::vector<int32_t> seq_ids;
+    std::vector<uint8_t> want_logits;  // 1 where logits are wanted
+
+    void add(int32_t token, int32_t pos, int32_t seq, bool logits) {
+        tokens.push_back(token);
+        positions.push_back(pos);
+        seq_ids.push_back(seq);
+        want_logits.push_back(logits ? 1 : 0);
+    }
+    size_t size() const { return tokens.size(); }
+    void clear() { *this = Batch(); }
+};
+
+struct ForwardOptions {
+    int n_threads = 0;    // 0: one per core
+    int n_seq = 1;        // sequence slots in the KV cache
+    int64_t n_ctx = 0;    // positions per slot; 0: the model's training context (max 4096)
+};
+
+// Everything mutable of a forward pass: KV cache, scratch buffers, threads.
+struct ForwardState {
+    ForwardState(const Model& model, const ForwardOptions& options);
+
+    ThreadPool pool;
+    KvCache kv;
+    const KernelTable& kernels;
+    MatmulScratch matmul_scratch;
+    // Activations of the current batch, T = batch size.
+    std::vector<float> x;      // [T][n_embd] residual stream
+    std::vector<float> xn;     // [T][n_embd] normalised
+    std::vector<float> q;      // [T][q_dim]
+    std::vector<float> k;      // [T][kv_dim]
+    std::vector<float> v;      // [T][v_dim]
+    std::vector<float> attn;   // [T][n_head * head_dim_v]
+    std::vector<float> gate;   // [T][n_ff]
+    std::vector<float> up;     // [T][n_ff]
+    std::vector<float> rope_cos, rope_sin;      // [T][n_rot / 2]
+    std::vector<std::vector<float>> scores;     // [thread][n_ctx]
+    std::vector<float> logits;  // [tokens wanting logits][n_vocab]
+    int64_t n_logits = 0;
+};
+
+// Runs the batch; afterwards state.logits holds one row per token with want_logits set,
+// in batch order. Bad input (token id, position, sequence slot) is an error, not a crash.
+Status forward(const Model& model, const Batch& batch, ForwardState& state);
+
+// Everything a layer needs while it runs.
+struct LayerContext {
+    const Model& model;
+    const Batch& batch;
+    ForwardState& st;
+    int64_t layer;
+    int64_t n_tokens;
+};
+
+}  // namespace citadel

@@ -1,0 +1,66 @@
+#include "tensor/matmul.h"
+
+#include <algorithm>
+
+#include "core/status.h"
+
+namespace citadel {
+namespace {
+
+// Tile sizes: a tile of W (rows x n_cols) and of X (tokens x n_cols) stay in L2 while the
+// kernel reuses them. Decode (one token) uses short row tiles so both threads get work.
+constexpr int64_t kRowTile = 64;
+constexpr int64_t kRowTileDecode = 16;
+constexpr int64_t kTokenTile = 64;
+
+// Converts the activations to the kernel's input type, one row per task.
+const uint8_t* prepare_activations(const TypeKernels& wk, const float* x, int64_t n_tokens,
+                                   int64_t n_cols, size_t* x_row_bytes, ThreadPool& pool,
+                                   MatmulScratch& scratch, const KernelTable& kernels) {
+    if (wk.act_type == DType::F32) {
+        *x_row_bytes = size_t(n_cols) * sizeof(float);
+        return reinterpret_cast<const uint8_t*>(x);
+    }
+    const TypeKernels& ak = kernels[wk.act_type];
+    CITADEL_CHECK(ak.quantize_row != nullptr);
+    const size_t rb = row_bytes(wk.act_type, n_cols);
+    *x_row_bytes = rb;
+    if (scratch.act.size() < rb * size_t(n_tokens)) scratch.act.resize(rb * size_t(n_tokens));
+    uint8_t* act = scratch.act.data();
+    pool.parallel_for(n_tokens, [&](int64_t t, int) {
+        ak.quantize_row(x + t * n_cols, act + size_t(t) * rb, n_cols);
+    });
+    return act;
+}
+
+}  // namespace
+
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            MatmulScratch& scratch, const KernelTable& kernels) {
+    const TypeKernels& wk = kernels[w.type];
+    CITADEL_CHECK(wk.gemm != nullptr);
+    size_t x_row_bytes = 0;
+    const uint8_t* act =
+        prepare_activations(wk, x, n_tokens, w.n_cols, &x_row_bytes, pool, scratch, kernels);
+
+    const int64_t row_tile = n_tokens == 1 ? kRowTileDecode : kRowTile;
+    const int64_t n_row_tiles = (w.n_rows + row_tile - 1) / row_tile;
+    const int64_t n_token_tiles = (n_tokens + kTokenTile - 1) / kTokenTile;
+    // Consecutive tasks share a row tile, so a thread reuses the weights it just loaded.
+    pool.parallel_for(n_row_tiles * n_token_tiles, [&](int64_t task, int) {
+        const int64_t r0 = (task / n_token_tiles) * row_tile;
+        const int64_t t0 = (task % n_token_tiles) * kTokenTile;
+        const int n_rows = int(std::min(row_tile, w.n_rows - r0));
+        const int n_tok = int(std::min(kTokenTile, n_tokens - t0));
+        wk.gemm(w.n_cols, w.row(r0), w.row_bytes, n_rows, act + size_t(t0) * x_row_bytes,
+                x_row_bytes, n_tok, y + t0 * w.n_rows + r0, size_t(w.n_rows));
+    });
+}
+
+void dequantize_row(const WeightView& w, int64_t r, float* dst, const KernelTable& kernels) {
+    const TypeKernels& wk = kernels[w.type];
+    CITADEL_CHECK(wk.dequantize_row != nullptr);
+    wk.dequantize_row(w.row(r), dst, w.n_cols);
+}
+
+}  // namespace citadel

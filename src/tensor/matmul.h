@@ -1,0 +1,41 @@
+// Matrix products of weight matrices (any computable type) with a batch of activations.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "tensor/dtype.h"
+#include "tensor/kernels.h"
+#include "tensor/thread_pool.h"
+
+namespace citadel {
+
+// A weight matrix in its stored type: n_rows rows of n_cols elements, row_bytes apart.
+// In GGUF terms dims = {n_cols, n_rows}; y = W x maps n_cols inputs to n_rows outputs.
+struct WeightView {
+    DType type = DType::F32;
+    const void* data = nullptr;
+    int64_t n_cols = 0;
+    int64_t n_rows = 0;
+    size_t row_bytes = 0;
+
+    bool empty() const { return data == nullptr; }
+    const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes; }
+};
+
+// Reusable buffers of the product (activations converted to the kernel's input type).
+struct MatmulScratch {
+    std::vector<uint8_t> act;
+};
+
+// y[t][r] = sum_c W[r][c] * x[t][c] for t < n_tokens (x rows n_cols floats apart, y rows
+// n_rows floats apart). The hot loop of the forward pass: parallel over tiles of rows and
+// tokens, each tile one call of the type's GEMM kernel.
+void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
+            MatmulScratch& scratch, const KernelTable& kernels);
+
+// dst[0..n_cols) = row r of w as floats.
+void dequantize_row(const WeightView& w, int64_t r, float* dst, const KernelTable& kernels);
+
+}  // namespace citadel
