@@ -23,8 +23,19 @@
 namespace citadel::gguf {
 
 enum class ValueType : uint32_t {
-    U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7,
-    STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
+    U8 = 0,
+    I8 = 1,
+    U16 = 2,
+    I16 = 3,
+    U32 = 4,
+    I32 = 5,
+    F32 = 6,
+    BOOL = 7,
+    STRING = 8,
+    ARRAY = 9,
+    U64 = 10,
+    I64 = 11,
+    F64 = 12,
 };
 const char* value_type_name(ValueType t);
 
@@ -52,8 +63,8 @@ struct Value {
     static Value f32_array(const std::vector<float>& v);
     static Value i32_array(const std::vector<int32_t>& v);
 
-    std::optional<int64_t> as_int() const;      // any integer type (u64 above int64 max: none)
-    std::optional<double> as_float() const;     // any float or integer type
+    std::optional<int64_t> as_int() const;   // any integer type (u64 above int64 max: none)
+    std::optional<double> as_float() const;  // any float or integer type
     std::optional<bool> as_bool() const;
     const std::string* as_string() const;
     const Array* as_array() const;
@@ -63,7 +74,7 @@ struct TensorInfo {
     std::string name;
     std::vector<int64_t> dims;  // dims[0] is the row length
     DType type = DType::F32;
-    uint64_t offset = 0;        // from the start of the data section
+    uint64_t offset = 0;            // from the start of the data section
     const uint8_t* data = nullptr;  // into the mapping (reader only)
     size_t n_bytes = 0;
 
@@ -72,7 +83,7 @@ struct TensorInfo {
 };
 
 class File {
-public:
+  public:
     // Opens, maps and validates the whole file. Errors name the file and the problem.
     static Result<std::shared_ptr<const File>> open(const std::string& path);
     // Same checks on bytes in memory (no copy; `bytes` must outlive the File). For fuzzing.
@@ -98,7 +109,7 @@ public:
     const std::vector<TensorInfo>& tensors() const { return tensors_; }
     const TensorInfo* find_tensor(std::string_view name) const;
 
-private:
+  private:
     File() = default;
     friend class Parser;
     std::string path_;
@@ -117,7 +128,7 @@ private:
 // Writes GGUF v3. Tensor bytes are produced on demand while writing, so a quantizer never
 // holds the whole output in memory.
 class Writer {
-public:
+  public:
     using FillFn = std::function<void(uint8_t* dst, size_t n_bytes)>;
 
     void set(const std::string& key, Value value);  // replaces an existing key, keeps order
@@ -129,7 +140,7 @@ public:
                     const void* bytes);
     Status write(const std::string& path) const;
 
-private:
+  private:
     struct Pending {
         std::string name;
         std::vector<int64_t> dims;
