@@ -142,6 +142,24 @@ TEST(LegacyKernels, QuantizeDequantizeErrorWithinHalfStep) {
     }
 }
 
+// SIMD tables may override the activation quantizers; they must be bit-identical.
+TEST(LegacyKernels, SimdQuantizersMatchScalar) {
+    const int64_t n = 32 * 37;
+    auto x = random_floats(n, 5, 3.0f);
+    for (int j = 0; j < 32; ++j) x[64 + j] = 0.0f;           // an all-zero block
+    for (int j = 0; j < 32; ++j) x[128 + j] = float(j) - 15.5f;  // exact halves
+    for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
+        if (!cpu_supports(isa)) continue;
+        for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
+                           DType::Q8_1}) {
+            std::vector<uint8_t> a(row_bytes(type, n)), b(row_bytes(type, n));
+            kernel_table(Isa::kScalar)[type].quantize_row(x.data(), a.data(), n);
+            kernel_table(isa)[type].quantize_row(x.data(), b.data(), n);
+            EXPECT_EQ(a, b) << isa_name(isa) << " " << dtype_name(type);
+        }
+    }
+}
+
 struct GemmCase {
     int64_t n;
     int n_rows;
