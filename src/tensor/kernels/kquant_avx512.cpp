@@ -109,9 +109,10 @@ inline KBlock load_block(const BlockQ3_K& b) {
     for (int z = 0; z < 4; ++z) {
         k.q[z] = _mm512_mask_add_epi8(k.q[z], bit_mask(high, 2 * z), k.q[z], four);
     }
-    alignas(64) int32_t sc[16];
-    for (int j = 0; j < 16; ++j) sc[j] = kquant::scale_q3k(j, b.scales);
-    k.sc16 = _mm512_load_si512(sc);
+    uint32_t words[4];
+    kquant::decode_scales_q3k(b.scales, words);
+    const __m128i biased = _mm_loadu_si128(reinterpret_cast<const __m128i*>(words));
+    k.sc16 = _mm512_cvtepi8_epi32(_mm_sub_epi8(biased, _mm_set1_epi8(32)));
     k.mn16 = _mm256_slli_epi16(_mm512_cvtepi32_epi16(k.sc16), 2);
     k.d = k.dmin = fp16_to_fp32(b.d);
     return k;

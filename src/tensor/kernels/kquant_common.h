@@ -55,6 +55,19 @@ inline int scale_q3k(int j, const uint8_t* s) {
     return (low | (high << 4)) - 32;
 }
 
+// All 16 scales of Q3_K at once, biased by +32 (0..63): byte j of the 16 bytes in words[4]
+// is scale_q3k(j) + 32. Low nibbles sit in bytes 0..7 (j < 8 low half, j >= 8 high half), the
+// 2 high bits of scale j at bits 2 * (j / 4) of byte 8 + j % 4.
+inline void decode_scales_q3k(const uint8_t* packed, uint32_t words[4]) {
+    uint32_t a[3];
+    std::memcpy(a, packed, sizeof a);
+    const uint32_t low4 = 0x0f0f0f0fu, low2 = 0x03030303u;
+    words[0] = (a[0] & low4) | ((a[2] & low2) << 4);
+    words[1] = (a[1] & low4) | (((a[2] >> 2) & low2) << 4);
+    words[2] = ((a[0] >> 4) & low4) | (((a[2] >> 4) & low2) << 4);
+    words[3] = ((a[1] >> 4) & low4) | (((a[2] >> 6) & low2) << 4);
+}
+
 // Q2_K and Q3_K pack element i (of 256) in bits 2*k of qs[32 * h + l], with h = i / 128,
 // k = (i % 128) / 32, l = i % 32.
 inline int crumb_k(const uint8_t* qs, int i) {
