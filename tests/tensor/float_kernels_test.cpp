@@ -85,7 +85,9 @@ TEST(FloatKernels, SimdGemmMatchesScalar) {
     const GemmCase cases[] = {{32, 1, 1},   {64, 3, 2},   {96, 5, 7},    {128, 4, 3},
                               {160, 7, 5},  {256, 13, 1}, {512, 17, 9},  {224, 70, 3},
                               {384, 1, 70}, {288, 64, 64}, {1024, 9, 2}, {640, 33, 17},
-                              {32, 70, 70}, {1056, 6, 4}, {2080, 2, 1},  {4096, 5, 1}};
+                              {32, 70, 70}, {1056, 6, 4}, {2080, 2, 1},  {4096, 5, 1},
+                              // float rows need not be a multiple of 16 (or of 8)
+                              {1, 2, 2},    {13, 5, 3},   {37, 7, 8},    {1001, 9, 7}};
     const KernelTable& ref = kernel_table(Isa::kScalar);
     for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
         if (!cpu_supports(isa)) continue;
