@@ -7,7 +7,7 @@
 // weights come from DRAM, as in a real model.
 //
 // Build (from the repo root, after building build-legacy):
-//   g++ -std=c++20 -O2 -Isrc bench/kernels_bench.cpp build-legacy/libcitadel_tensor.a \
+//   g++ -std=c++20 -O2 -Isrc bench/kernels_bench.cpp build-legacy/libcitadel_tensor.a
 //       build-legacy/libcitadel_core.a -lpthread -o /tmp/kernels_bench
 // Run: /tmp/kernels_bench [type ...]   (default: f32 f16 bf16 q4_0 q4_1 q5_0 q5_1 q8_0)
 #include <algorithm>
@@ -45,8 +45,8 @@ double time_matmul(const TypeKernels& k, const std::vector<std::vector<uint8_t>>
                 const int nr = int(std::min<int64_t>(row_tile, s.rows - r0));
                 const int nt = std::min(token_tile, n_tokens - t0);
                 k.gemm(s.n, w.data() + r0 * w_row_bytes, w_row_bytes, nr,
-                       x.data() + t0 * x_row_bytes, x_row_bytes, nt,
-                       out.data() + t0 * s.rows + r0, size_t(s.rows));
+                       x.data() + t0 * x_row_bytes, x_row_bytes, nt, out.data() + t0 * s.rows + r0,
+                       size_t(s.rows));
             }
         }
     };
@@ -89,9 +89,10 @@ void bench_type(DType type, Isa isa, const Shape& s) {
     const double td = time_matmul(k, decode_copies, wrb, s, x, xrb, 1, out);
     std::vector<std::vector<uint8_t>> prompt_copies(1, w);
     const double tp = time_matmul(k, prompt_copies, wrb, s, x, xrb, max_tokens, out);
-    std::printf("%-6s %-6s %5lldx%-5lld  decode %7.2f GFLOP/s %6.2f GB/s   prompt(64) %7.2f GFLOP/s\n",
-                isa_name(isa), dtype_name(type), (long long)s.rows, (long long)s.n, gflop1 / td,
-                double(w.size()) / td * 1e-9, gflop1 * max_tokens / tp);
+    std::printf(
+        "%-6s %-6s %5lldx%-5lld  decode %7.2f GFLOP/s %6.2f GB/s   prompt(64) %7.2f GFLOP/s\n",
+        isa_name(isa), dtype_name(type), (long long)s.rows, (long long)s.n, gflop1 / td,
+        double(w.size()) / td * 1e-9, gflop1 * max_tokens / tp);
     std::fflush(stdout);
 }
 

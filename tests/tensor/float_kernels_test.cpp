@@ -61,8 +61,7 @@ std::vector<uint8_t> convert_rows(DType type, const std::vector<float>& v, int64
                                   size_t stride) {
     std::vector<uint8_t> buf(stride * rows);
     for (int r = 0; r < rows; ++r) {
-        kernel_table(Isa::kScalar)[type].quantize_row(v.data() + r * n, buf.data() + r * stride,
-                                                      n);
+        kernel_table(Isa::kScalar)[type].quantize_row(v.data() + r * n, buf.data() + r * stride, n);
     }
     return buf;
 }
@@ -82,12 +81,27 @@ std::vector<float> run_gemm(const KernelTable& k, DType type, const std::vector<
 }
 
 TEST(FloatKernels, SimdGemmMatchesScalar) {
-    const GemmCase cases[] = {{32, 1, 1},   {64, 3, 2},   {96, 5, 7},    {128, 4, 3},
-                              {160, 7, 5},  {256, 13, 1}, {512, 17, 9},  {224, 70, 3},
-                              {384, 1, 70}, {288, 64, 64}, {1024, 9, 2}, {640, 33, 17},
-                              {32, 70, 70}, {1056, 6, 4}, {2080, 2, 1},  {4096, 5, 1},
+    const GemmCase cases[] = {{32, 1, 1},
+                              {64, 3, 2},
+                              {96, 5, 7},
+                              {128, 4, 3},
+                              {160, 7, 5},
+                              {256, 13, 1},
+                              {512, 17, 9},
+                              {224, 70, 3},
+                              {384, 1, 70},
+                              {288, 64, 64},
+                              {1024, 9, 2},
+                              {640, 33, 17},
+                              {32, 70, 70},
+                              {1056, 6, 4},
+                              {2080, 2, 1},
+                              {4096, 5, 1},
                               // float rows need not be a multiple of 16 (or of 8)
-                              {1, 2, 2},    {13, 5, 3},   {37, 7, 8},    {1001, 9, 7}};
+                              {1, 2, 2},
+                              {13, 5, 3},
+                              {37, 7, 8},
+                              {1001, 9, 7}};
     const KernelTable& ref = kernel_table(Isa::kScalar);
     for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
         if (!cpu_supports(isa)) continue;

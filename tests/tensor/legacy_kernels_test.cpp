@@ -16,8 +16,7 @@
 namespace citadel {
 namespace {
 
-constexpr DType kWeightTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1,
-                                  DType::Q8_0};
+constexpr DType kWeightTypes[] = {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0};
 
 std::vector<float> random_floats(size_t count, uint32_t seed, float scale = 1.0f) {
     std::mt19937 rng(seed);
@@ -59,7 +58,7 @@ TEST(LegacyKernels, DequantizeHandBuiltBlocks) {
     }
 
     BlockQ5_0 q50{fp32_to_fp16(0.25f), {0x01, 0x00, 0x00, 0x80}, {}};  // bits 0 and 31
-    for (int j = 0; j < 16; ++j) q50.qs[j] = 0xF0;                    // lo 0, hi 15
+    for (int j = 0; j < 16; ++j) q50.qs[j] = 0xF0;                     // lo 0, hi 15
     k[DType::Q5_0].dequantize_row(&q50, out, 32);
     EXPECT_EQ(out[0], (16 - 16) * 0.25f);
     EXPECT_EQ(out[1], -16 * 0.25f);
@@ -107,8 +106,8 @@ TEST(LegacyKernels, QuantizeDequantizeErrorWithinHalfStep) {
     const KernelTable& k = kernel_table(Isa::kScalar);
     const int64_t n = 32 * 64;
     const std::vector<float> x = random_floats(n, 1);
-    for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
-                       DType::Q8_1}) {
+    for (DType type :
+         {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q8_1}) {
         const auto q = quantize(type, x, n);
         std::vector<float> y(n);
         k[type].dequantize_row(q.data(), y.data(), n);
@@ -146,12 +145,12 @@ TEST(LegacyKernels, QuantizeDequantizeErrorWithinHalfStep) {
 TEST(LegacyKernels, SimdQuantizersMatchScalar) {
     const int64_t n = 32 * 37;
     auto x = random_floats(n, 5, 3.0f);
-    for (int j = 0; j < 32; ++j) x[64 + j] = 0.0f;           // an all-zero block
+    for (int j = 0; j < 32; ++j) x[64 + j] = 0.0f;               // an all-zero block
     for (int j = 0; j < 32; ++j) x[128 + j] = float(j) - 15.5f;  // exact halves
     for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
         if (!cpu_supports(isa)) continue;
-        for (DType type : {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0,
-                           DType::Q8_1}) {
+        for (DType type :
+             {DType::Q4_0, DType::Q4_1, DType::Q5_0, DType::Q5_1, DType::Q8_0, DType::Q8_1}) {
             std::vector<uint8_t> a(row_bytes(type, n)), b(row_bytes(type, n));
             kernel_table(Isa::kScalar)[type].quantize_row(x.data(), a.data(), n);
             kernel_table(isa)[type].quantize_row(x.data(), b.data(), n);
@@ -214,10 +213,10 @@ void check_gemm_against_scalar(Isa isa, DType type, const GemmCase& c, uint32_t 
 }
 
 TEST(LegacyKernels, SimdGemmMatchesScalar) {
-    const GemmCase cases[] = {{32, 1, 1},   {64, 3, 2},    {96, 5, 7},    {128, 4, 3},
-                              {160, 7, 5},  {256, 13, 1},  {512, 17, 9},  {224, 70, 3},
-                              {384, 1, 70}, {288, 64, 64}, {1024, 9, 2},  {640, 33, 17},
-                              {32, 70, 70}, {1056, 6, 4},  {2048, 2, 1},  {4096, 5, 1}};
+    const GemmCase cases[] = {{32, 1, 1},   {64, 3, 2},    {96, 5, 7},   {128, 4, 3},
+                              {160, 7, 5},  {256, 13, 1},  {512, 17, 9}, {224, 70, 3},
+                              {384, 1, 70}, {288, 64, 64}, {1024, 9, 2}, {640, 33, 17},
+                              {32, 70, 70}, {1056, 6, 4},  {2048, 2, 1}, {4096, 5, 1}};
     for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
         if (!cpu_supports(isa)) continue;
         uint32_t seed = 100;
@@ -269,8 +268,10 @@ TEST(LegacyKernels, DequantizeMatchesLlamaCppFiles) {
     ASSERT_NE(ref, nullptr);
     const int64_t n = ref->dims[0];
     const auto* ref_data = reinterpret_cast<const float*>(ref->data);
-    const std::pair<const char*, DType> files[] = {{"q4_0", DType::Q4_0}, {"q4_1", DType::Q4_1},
-                                                   {"q5_0", DType::Q5_0}, {"q5_1", DType::Q5_1},
+    const std::pair<const char*, DType> files[] = {{"q4_0", DType::Q4_0},
+                                                   {"q4_1", DType::Q4_1},
+                                                   {"q5_0", DType::Q5_0},
+                                                   {"q5_1", DType::Q5_1},
                                                    {"q8_0", DType::Q8_0}};
     for (const auto& [suffix, type] : files) {
         auto file = gguf::File::open(dir + "syn-llama-" + suffix + ".gguf");

@@ -39,8 +39,8 @@ inline float hsum(__m256 v) {
 }
 
 template <class L, int R, int T>
-void tile(int64_t n, const uint8_t* wb, size_t w_row_bytes, const uint8_t* xb,
-          size_t x_row_bytes, float* out, size_t out_stride) {
+void tile(int64_t n, const uint8_t* wb, size_t w_row_bytes, const uint8_t* xb, size_t x_row_bytes,
+          float* out, size_t out_stride) {
     const typename L::T* w[R];
     const float* x[T];
     for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const typename L::T*>(wb + r * w_row_bytes);

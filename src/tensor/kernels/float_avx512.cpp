@@ -104,22 +104,41 @@ void panel(TileArgs a, int n_tokens) {
         a.out += kTokens * a.out_stride;
     }
     switch (n_tokens - t) {
-        case 1: tile<L, R, 1>(a); break;
-        case 2: tile<L, R, 2>(a); break;
-        case 3: tile<L, R, 3>(a); break;
-        case 4: tile<L, R, 4>(a); break;
-        case 5: tile<L, R, 5>(a); break;
-        default: break;
+        case 1:
+            tile<L, R, 1>(a);
+            break;
+        case 2:
+            tile<L, R, 2>(a);
+            break;
+        case 3:
+            tile<L, R, 3>(a);
+            break;
+        case 4:
+            tile<L, R, 4>(a);
+            break;
+        case 5:
+            tile<L, R, 5>(a);
+            break;
+        default:
+            break;
     }
 }
 
 template <class L>
 void panel_rows(const TileArgs& a, int rows, int n_tokens) {
     switch (rows) {
-        case 1: panel<L, 1>(a, n_tokens); break;
-        case 2: panel<L, 2>(a, n_tokens); break;
-        case 3: panel<L, 3>(a, n_tokens); break;
-        default: panel<L, 4>(a, n_tokens); break;
+        case 1:
+            panel<L, 1>(a, n_tokens);
+            break;
+        case 2:
+            panel<L, 2>(a, n_tokens);
+            break;
+        case 3:
+            panel<L, 3>(a, n_tokens);
+            break;
+        default:
+            panel<L, 4>(a, n_tokens);
+            break;
     }
 }
 

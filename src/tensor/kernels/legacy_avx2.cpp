@@ -16,7 +16,9 @@ namespace {
 
 constexpr int kQK = 32;
 
-inline float half(uint16_t h) { return _cvtsh_ss(h); }
+inline float half(uint16_t h) {
+    return _cvtsh_ss(h);
+}
 
 // 16 bytes of nibbles -> 32 bytes: low nibbles (elements 0..15), then high (16..31).
 inline __m256i unpack_nibbles(const uint8_t* qs) {

@@ -30,10 +30,10 @@ constexpr int kGroupBlocks = 4;
 
 // One activation group of one token.
 struct alignas(64) ActGroup {
-    int8_t x0[64];     // elements 0..15 of each block
-    int8_t x1[64];     // elements 16..31 of each block
-    float d[16];       // scale of block k in lanes 4k..4k+3
-    int32_t aux[16];   // offset types: -offset * lane sum; min types: float sx in lane 4k
+    int8_t x0[64];    // elements 0..15 of each block
+    int8_t x1[64];    // elements 16..31 of each block
+    float d[16];      // scale of block k in lanes 4k..4k+3
+    int32_t aux[16];  // offset types: -offset * lane sum; min types: float sx in lane 4k
 };
 
 // One weight group of one row, decoded.
@@ -167,8 +167,8 @@ void pack_activation_row(const uint8_t* row, int64_t n_blocks, ActGroup* out) {
     const int64_t n_groups = (n_blocks + kGroupBlocks - 1) / kGroupBlocks;
     for (int64_t g = 0; g < n_groups; ++g) {
         const bool partial = (g + 1) * kGroupBlocks > n_blocks;
-        const uint8_t* p = partial ? padded_tail<L>(row, n_blocks, tail)
-                                   : row + g * kGroupBlocks * L::bytes;
+        const uint8_t* p =
+            partial ? padded_tail<L>(row, n_blocks, tail) : row + g * kGroupBlocks * L::bytes;
         __m512i a, b, c, e;
         load_window<L>(p, 0, a, b);
         load_window<L>(p, L::tail_base, c, e);
@@ -259,9 +259,14 @@ void tile_all_tokens(const Weights& w, const ActGroup* x, int64_t n_groups, int 
     const ActGroup* xt = x + t * n_groups;
     float* ot = out + t * out_stride;
     switch (n_tokens - t) {
-        case 1: tile<R, 1, kMin>(w, xt, n_groups, ot, out_stride); break;
-        case 2: tile<R, 2, kMin>(w, xt, n_groups, ot, out_stride); break;
-        default: break;
+        case 1:
+            tile<R, 1, kMin>(w, xt, n_groups, ot, out_stride);
+            break;
+        case 2:
+            tile<R, 2, kMin>(w, xt, n_groups, ot, out_stride);
+            break;
+        default:
+            break;
     }
 }
 
@@ -269,10 +274,18 @@ template <bool kMin, class Weights>
 void rows_all_tokens(int n_rows, const Weights& w, const ActGroup* x, int64_t n_groups,
                      int n_tokens, float* out, size_t out_stride) {
     switch (n_rows) {
-        case 1: tile_all_tokens<1, kMin>(w, x, n_groups, n_tokens, out, out_stride); break;
-        case 2: tile_all_tokens<2, kMin>(w, x, n_groups, n_tokens, out, out_stride); break;
-        case 3: tile_all_tokens<3, kMin>(w, x, n_groups, n_tokens, out, out_stride); break;
-        default: tile_all_tokens<4, kMin>(w, x, n_groups, n_tokens, out, out_stride); break;
+        case 1:
+            tile_all_tokens<1, kMin>(w, x, n_groups, n_tokens, out, out_stride);
+            break;
+        case 2:
+            tile_all_tokens<2, kMin>(w, x, n_groups, n_tokens, out, out_stride);
+            break;
+        case 3:
+            tile_all_tokens<3, kMin>(w, x, n_groups, n_tokens, out, out_stride);
+            break;
+        default:
+            tile_all_tokens<4, kMin>(w, x, n_groups, n_tokens, out, out_stride);
+            break;
     }
 }
 
@@ -306,7 +319,8 @@ void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* 
         raw.full_groups = full_groups;
         for (int r = 0; r < 4; ++r) {
             raw.rows[r] = wb + size_t(r0 + (r < rows ? r : 0)) * w_row_bytes;
-            raw.tails[r] = padded_tail<L>(raw.rows[r], n_blocks, tails[r]);
+            raw.tails[r] =
+                full_groups == n_groups ? nullptr : padded_tail<L>(raw.rows[r], n_blocks, tails[r]);
         }
         float* o = out + r0;
         if (n_tokens < kPackMinTokens) {
@@ -328,8 +342,7 @@ inline __m512 round_away(__m512 v) {
     const __m512 t = _mm512_roundscale_ps(v, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
     const __m512 frac = _mm512_abs_ps(_mm512_sub_ps(v, t));
     const __mmask16 up = _mm512_cmp_ps_mask(frac, _mm512_set1_ps(0.5f), _CMP_GE_OQ);
-    const __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f),
-                                    _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
+    const __m512 one = _mm512_or_ps(_mm512_set1_ps(1.0f), _mm512_and_ps(v, _mm512_set1_ps(-0.0f)));
     return _mm512_mask_add_ps(t, up, t, one);
 }
 

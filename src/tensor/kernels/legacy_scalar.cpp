@@ -204,7 +204,8 @@ inline float quantize_block_q8(const float* x, int8_t* qs) {
 
 void quantize_q8_0(const float* src, void* dst, int64_t n) {
     auto* b = static_cast<BlockQ8_0*>(dst);
-    for (int64_t i = 0; i < n / kQK; ++i) b[i].d = fp32_to_fp16(quantize_block_q8(src + i * kQK, b[i].qs));
+    for (int64_t i = 0; i < n / kQK; ++i)
+        b[i].d = fp32_to_fp16(quantize_block_q8(src + i * kQK, b[i].qs));
 }
 
 void quantize_q8_1(const float* src, void* dst, int64_t n) {
@@ -307,8 +308,10 @@ void register_legacy_scalar(KernelTable& t) {
                       gemm<OffsetTraits<BlockQ4_0, 8, false>>};
     t[DType::Q5_0] = {dequantize_q5_0, quantize_q5_0, DType::Q8_0,
                       gemm<OffsetTraits<BlockQ5_0, 16, true>>};
-    t[DType::Q4_1] = {dequantize_q4_1, quantize_q4_1, DType::Q8_1, gemm<MinTraits<BlockQ4_1, false>>};
-    t[DType::Q5_1] = {dequantize_q5_1, quantize_q5_1, DType::Q8_1, gemm<MinTraits<BlockQ5_1, true>>};
+    t[DType::Q4_1] = {dequantize_q4_1, quantize_q4_1, DType::Q8_1,
+                      gemm<MinTraits<BlockQ4_1, false>>};
+    t[DType::Q5_1] = {dequantize_q5_1, quantize_q5_1, DType::Q8_1,
+                      gemm<MinTraits<BlockQ5_1, true>>};
     t[DType::Q8_0] = {dequantize_q8_0, quantize_q8_0, DType::Q8_0, gemm<Q8Traits>};
     // Q8_1 is an activation format only: no gemm.
     t[DType::Q8_1] = {dequantize_q8_1, quantize_q8_1, DType::Q8_1, nullptr};
