@@ -131,7 +131,9 @@ class Writer {
   public:
     using FillFn = std::function<void(uint8_t* dst, size_t n_bytes)>;
 
-    void set(const std::string& key, Value value);  // replaces an existing key, keeps order
+    // Replaces an existing key, keeps order. Setting "general.alignment" = set_alignment().
+    void set(const std::string& key, Value value);
+    // Power of two; written as "general.alignment" whenever it is not the default 32.
     void set_alignment(size_t alignment) { alignment_ = alignment; }
     // dims[0] is the row length; bytes = row_bytes(type, dims[0]) * rows.
     void add_tensor(const std::string& name, std::vector<int64_t> dims, DType type, FillFn fill);

@@ -176,6 +176,11 @@ class TempFile {
 }  // namespace
 
 void Writer::set(const std::string& key, Value value) {
+    // Setting the alignment key is the same as set_alignment(); write() validates it.
+    if (key == kAlignmentKey) {
+        const std::optional<int64_t> a = value.as_int();
+        alignment_ = a && *a > 0 ? size_t(*a) : 0;
+    }
     for (auto& kv : kv_) {
         if (kv.first == key) {
             kv.second = std::move(value);
@@ -217,7 +222,12 @@ Result<size_t> tensor_bytes(const std::string& path, const std::string& name,
         return bad("row length " + std::to_string(dims[0]) + " is not a multiple of the " +
                    info->name + " block size " + std::to_string(info->block_elems));
     }
-    return size_t(n / info->block_elems) * info->block_bytes;
+    size_t n_bytes = 0;
+    if (__builtin_mul_overflow(size_t(n / info->block_elems), info->block_bytes, &n_bytes) ||
+        n_bytes > (size_t(1) << 62)) {
+        return bad("byte size overflows");
+    }
+    return n_bytes;
 }
 
 }  // namespace

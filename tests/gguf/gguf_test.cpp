@@ -184,6 +184,16 @@ TEST(GgufWriter, Errors) {
     Writer bad_value;
     bad_value.set("k", {ValueType::U8, uint64_t(300)});
     EXPECT_HAS(bad_value.write(dir.file("x.gguf")).message(), "'k'");
+    Writer key_alignment;  // the metadata key sets the alignment too
+    key_alignment.set("general.alignment", Value::u32(128));
+    key_alignment.add_tensor("t", {4}, DType::F32, [](uint8_t*, size_t) {});
+    ASSERT_TRUE(key_alignment.write(dir.file("k.gguf")).ok());
+    auto k = File::open(dir.file("k.gguf"));
+    ASSERT_TRUE(k.ok()) << k.error();
+    EXPECT_EQ((*k)->alignment(), 128u);
+    EXPECT_EQ((*k)->data_offset() % 128, 0u);
+    fs::remove(dir.file("k.gguf"));
+
     Writer bad_alignment;
     bad_alignment.set_alignment(24);
     EXPECT_HAS(bad_alignment.write(dir.file("x.gguf")).message(), "power of two");
@@ -243,7 +253,8 @@ TEST(GgufReference, EveryModelOpens) {
         EXPECT_TRUE(file.get_string("general.architecture").has_value()) << p;
         EXPECT_FALSE(file.tensors().empty()) << p;
         for (const TensorInfo& t : file.tensors()) {
-            EXPECT_GE(t.data, reinterpret_cast<const uint8_t*>(0) + 1);
+            EXPECT_NE(t.data, nullptr) << t.name;
+            EXPECT_LE(file.data_offset() + t.offset + t.n_bytes, file.file_size()) << t.name;
             EXPECT_EQ(t.n_bytes, row_bytes(t.type, t.dims[0]) * size_t(t.n_rows())) << t.name;
         }
     }
