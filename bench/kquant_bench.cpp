@@ -1,8 +1,9 @@
 // Microbenchmark of the K-quant gemm kernels (not part of ctest). Single thread; for each type
 // and ISA: GOP/s (2 ops per multiply-add) of W[rows x n] times X[tokens x n], and at one token
 // the rate the weights are streamed at (GB/s). Build by hand against a build's static libs:
-//   g++ -std=c++20 -O2 -Isrc bench/kquant_bench.cpp build-kquant/libcitadel_tensor.a \
+//   g++ -std=c++20 -O2 -Isrc bench/kquant_bench.cpp build-kquant/libcitadel_tensor.a
 //       build-kquant/libcitadel_core.a -o build-kquant/kquant_bench
+// Usage: kquant_bench [scalar|avx2|avx512] [q2_K|q3_K|q4_K|q5_K|q6_K]
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -50,15 +51,21 @@ double seconds_per_call(const GemmFn gemm, const Shape& s, const std::vector<uin
 
 int main(int argc, char** argv) {
     const DType types[] = {DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K};
-    const Shape shapes[] = {{896, 4864}, {4864, 896}};
+    // n must be a multiple of 256: Qwen2.5-0.5B's ffn_down (n = 4864, 896 rows; its other
+    // matrices have n = 896 and llama.cpp stores them in fallback types) and a 2048-wide
+    // ffn_up / gate as in TinyLlama-1.1B.
+    const Shape shapes[] = {{4864, 896}, {2048, 5632}};
     const int token_counts[] = {1, 64};
-    const bool only_avx512 = argc > 1 && std::strcmp(argv[1], "avx512") == 0;
+    // Optional filters: kquant_bench [isa] [type], e.g. kquant_bench avx512 q4_K
+    const char* isa_filter = argc > 1 ? argv[1] : nullptr;
+    const char* type_filter = argc > 2 ? argv[2] : nullptr;
     std::mt19937 rng(1);
     std::normal_distribution<float> dist(0.0f, 1.0f);
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
-        if (!cpu_supports(isa) || (only_avx512 && isa != Isa::kAvx512)) continue;
+        if (!cpu_supports(isa) || (isa_filter && std::strcmp(isa_filter, isa_name(isa)) != 0)) continue;
         const KernelTable& k = kernel_table(isa);
         for (DType type : types) {
+            if (type_filter && std::strcmp(type_filter, dtype_name(type)) != 0) continue;
             for (const Shape& s : shapes) {
                 const size_t w_row_bytes = row_bytes(type, s.n);
                 const size_t x_row_bytes = row_bytes(DType::Q8_K, s.n);

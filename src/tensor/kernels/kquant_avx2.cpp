@@ -85,7 +85,7 @@ inline KBlock load_block(const BlockQ3_K& b) {
     add_high_bits(load_256(b.hmask), 0, 4, k.q);
     uint32_t words[4];
     kquant::decode_scales_q3k(b.scales, words);
-    k.sc = _mm_sub_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(words)), _mm_set1_epi8(32));
+    k.sc = _mm_sub_epi8(_mm_set_epi32(int(words[3]), int(words[2]), int(words[1]), int(words[0])), _mm_set1_epi8(32));
     k.mn16 = _mm256_slli_epi16(_mm256_cvtepi8_epi16(k.sc), 2);
     k.d = k.dmin = fp16_to_fp32(b.d);
     return k;

@@ -111,7 +111,7 @@ inline KBlock load_block(const BlockQ3_K& b) {
     }
     uint32_t words[4];
     kquant::decode_scales_q3k(b.scales, words);
-    const __m128i biased = _mm_loadu_si128(reinterpret_cast<const __m128i*>(words));
+    const __m128i biased = _mm_set_epi32(int(words[3]), int(words[2]), int(words[1]), int(words[0]));
     k.sc16 = _mm512_cvtepi8_epi32(_mm_sub_epi8(biased, _mm_set1_epi8(32)));
     k.mn16 = _mm256_slli_epi16(_mm512_cvtepi32_epi16(k.sc16), 2);
     k.d = k.dmin = fp16_to_fp32(b.d);
