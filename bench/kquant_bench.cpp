@@ -30,8 +30,8 @@ double seconds_per_call(const GemmFn gemm, const Shape& s, const std::vector<uin
             for (int t0 = 0; t0 < tokens; t0 += 64) {
                 gemm(s.n, w.data() + size_t(r0) * w_row_bytes, w_row_bytes,
                      std::min(64, s.rows - r0), x.data() + size_t(t0) * x_row_bytes, x_row_bytes,
-                     std::min(64, tokens - t0), out.data() + size_t(t0) * size_t(s.rows) + size_t(r0),
-                     size_t(s.rows));
+                     std::min(64, tokens - t0),
+                     out.data() + size_t(t0) * size_t(s.rows) + size_t(r0), size_t(s.rows));
             }
         }
     };
@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
     std::mt19937 rng(1);
     std::normal_distribution<float> dist(0.0f, 1.0f);
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
-        if (!cpu_supports(isa) || (isa_filter && std::strcmp(isa_filter, isa_name(isa)) != 0)) continue;
+        if (!cpu_supports(isa) || (isa_filter && std::strcmp(isa_filter, isa_name(isa)) != 0))
+            continue;
         const KernelTable& k = kernel_table(isa);
         for (DType type : types) {
             if (type_filter && std::strcmp(type_filter, dtype_name(type)) != 0) continue;
@@ -77,7 +78,8 @@ int main(int argc, char** argv) {
                 }
                 for (int t = 0; t < 64; ++t) {
                     for (float& v : row) v = dist(rng);
-                    k[DType::Q8_K].quantize_row(row.data(), x.data() + size_t(t) * x_row_bytes, s.n);
+                    k[DType::Q8_K].quantize_row(row.data(), x.data() + size_t(t) * x_row_bytes,
+                                                s.n);
                 }
                 std::vector<float> out(size_t(s.rows) * 64);
                 for (int tokens : token_counts) {
@@ -85,8 +87,9 @@ int main(int argc, char** argv) {
                     const double sec = seconds_per_call(k[type].gemm, s, w, w_row_bytes, x,
                                                         x_row_bytes, tokens, out);
                     const double gops = 2.0 * double(s.n) * s.rows * tokens / sec * 1e-9;
-                    std::printf("%-7s %-5s n=%-5lld rows=%-5d tokens=%-3d %8.1f GOP/s", isa_name(isa),
-                                dtype_name(type), (long long)s.n, s.rows, tokens, gops);
+                    std::printf("%-7s %-5s n=%-5lld rows=%-5d tokens=%-3d %8.1f GOP/s",
+                                isa_name(isa), dtype_name(type), (long long)s.n, s.rows, tokens,
+                                gops);
                     if (tokens == 1) std::printf("  %6.1f GB/s", double(w.size()) / sec * 1e-9);
                     std::printf("\n");
                 }

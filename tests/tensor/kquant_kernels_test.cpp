@@ -71,11 +71,11 @@ TEST(KquantDequant, Q3KInvertedHighBitAndSignedScales) {
     b.d = fp32_to_fp16(2.0f);
     // scale of sub-block 0 = (low 4 bits 1, high 2 bits 0) - 32 = -31; sub-block 9: 40 - 32 = 8
     b.scales[0] = 1;
-    b.scales[1] = uint8_t(40 & 0xF) << 4;          // j = 9 -> low bits in scales[1] >> 4
-    b.scales[8 + 1] = uint8_t((40 >> 4) << 4);     // j = 9 -> scales[9] bits 4..5
-    b.qs[0] = 3;                                   // element 0: low bits 3
-    b.hmask[0] = 1;                                // element 0: high bit set -> q = 3
-    b.qs[1] = 2;                                   // element 1: low 2, high bit clear -> -2
+    b.scales[1] = uint8_t(40 & 0xF) << 4;       // j = 9 -> low bits in scales[1] >> 4
+    b.scales[8 + 1] = uint8_t((40 >> 4) << 4);  // j = 9 -> scales[9] bits 4..5
+    b.qs[0] = 3;                                // element 0: low bits 3
+    b.hmask[0] = 1;                             // element 0: high bit set -> q = 3
+    b.qs[1] = 2;                                // element 1: low 2, high bit clear -> -2
     // element 144 = 128 + 16: h = 1, k = 0, l = 16 -> qs[48] bits 0..1, hmask[16] bit 4
     b.qs[48] = 1;
     std::vector<float> out(256);
@@ -141,7 +141,8 @@ std::vector<float> naive_round_trip(DType type, const std::vector<float>& x) {
     std::vector<float> out(x.size());
     for (size_t s = 0; s < x.size(); s += (nmax ? 32 : 16)) {
         const size_t len = nmax ? 32 : 16;
-        const auto [lo_it, hi_it] = std::minmax_element(x.begin() + long(s), x.begin() + long(s + len));
+        const auto [lo_it, hi_it] =
+            std::minmax_element(x.begin() + long(s), x.begin() + long(s + len));
         float lo = std::min(*lo_it, 0.0f), hi = *hi_it;
         if (nmax) {
             const float scale = (hi - lo) / nmax;
@@ -160,9 +161,14 @@ std::vector<float> naive_round_trip(DType type, const std::vector<float>& x) {
 TEST(KquantQuantize, RoundTripError) {
     const int64_t n = 256 * 64;
     const auto x = random_floats(size_t(n), 11);
-    const struct { DType type; double max_rel_rms; } cases[] = {
-        {DType::Q2_K, 0.45}, {DType::Q3_K, 0.25}, {DType::Q4_K, 0.12},
-        {DType::Q5_K, 0.06}, {DType::Q6_K, 0.03}};
+    const struct {
+        DType type;
+        double max_rel_rms;
+    } cases[] = {{DType::Q2_K, 0.45},
+                 {DType::Q3_K, 0.25},
+                 {DType::Q4_K, 0.12},
+                 {DType::Q5_K, 0.06},
+                 {DType::Q6_K, 0.03}};
     for (const auto& c : cases) {
         const double err = rms_error(x, dequantize(c.type, quantize(c.type, x), n));
         EXPECT_LT(err, c.max_rel_rms) << dtype_name(c.type);
@@ -207,7 +213,8 @@ Operands make_operands(DType type, const GemmCase& c, uint32_t seed) {
         std::memcpy(o.w.data() + size_t(r) * o.w_row_bytes, row.data(), row.size());
     }
     for (int t = 0; t < c.n_tokens; ++t) {
-        const auto row = quantize(DType::Q8_K, random_floats(size_t(c.n), seed + 1000u + uint32_t(t)));
+        const auto row =
+            quantize(DType::Q8_K, random_floats(size_t(c.n), seed + 1000u + uint32_t(t)));
         std::memcpy(o.x.data() + size_t(t) * o.x_row_bytes, row.data(), row.size());
     }
     return o;
@@ -234,7 +241,8 @@ TEST(KquantGemm, ScalarMatchesFloatDot) {
         for (int r = 0; r < c.n_rows; ++r) {
             k[type].dequantize_row(o.w.data() + size_t(r) * o.w_row_bytes, w.data(), c.n);
             for (int t = 0; t < c.n_tokens; ++t) {
-                k[DType::Q8_K].dequantize_row(o.x.data() + size_t(t) * o.x_row_bytes, x.data(), c.n);
+                k[DType::Q8_K].dequantize_row(o.x.data() + size_t(t) * o.x_row_bytes, x.data(),
+                                              c.n);
                 double dot = 0.0, mag = 0.0;
                 for (int i = 0; i < 512; ++i) {
                     dot += double(w[size_t(i)]) * x[size_t(i)];
@@ -260,8 +268,8 @@ void expect_close(const std::vector<float>& got, const std::vector<float>& want,
 }
 
 TEST(KquantGemm, EveryIsaMatchesScalar) {
-    std::vector<GemmCase> cases = {{256, 1, 1}, {512, 16, 1},  {512, 17, 2},  {256, 70, 70},
-                                   {768, 33, 9}, {256, 5, 64}, {512, 64, 5},  {1024, 3, 3}};
+    std::vector<GemmCase> cases = {{256, 1, 1},  {512, 16, 1}, {512, 17, 2}, {256, 70, 70},
+                                   {768, 33, 9}, {256, 5, 64}, {512, 64, 5}, {1024, 3, 3}};
     std::mt19937 rng(5);
     for (int i = 0; i < 12; ++i) {
         cases.push_back({256 * int64_t(1 + rng() % 3), int(1 + rng() % 70), int(1 + rng() % 70)});
@@ -273,9 +281,9 @@ TEST(KquantGemm, EveryIsaMatchesScalar) {
                 const GemmCase& c = cases[i];
                 const Operands o = make_operands(type, c, uint32_t(i));
                 const std::string what = std::string(isa_name(isa)) + " " + dtype_name(type) +
-                                         " n=" + std::to_string(c.n) + " rows=" +
-                                         std::to_string(c.n_rows) + " tokens=" +
-                                         std::to_string(c.n_tokens);
+                                         " n=" + std::to_string(c.n) +
+                                         " rows=" + std::to_string(c.n_rows) +
+                                         " tokens=" + std::to_string(c.n_tokens);
                 expect_close(run_gemm(isa, type, c, o), run_gemm(Isa::kScalar, type, c, o),
                              what.c_str());
             }
@@ -287,8 +295,8 @@ TEST(KquantGemm, EveryIsaQuantizesAndDequantizesLikeScalar) {
     const auto x = random_floats(1024, 21, 3.0f);
     for (Isa isa : {Isa::kAvx2, Isa::kAvx512}) {
         if (!cpu_supports(isa)) continue;
-        for (DType type : {DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K,
-                           DType::Q8_K}) {
+        for (DType type :
+             {DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K, DType::Q8_K}) {
             const auto& k = kernel_table(isa)[type];
             std::vector<uint8_t> q(row_bytes(type, 1024));
             k.quantize_row(x.data(), q.data(), 1024);

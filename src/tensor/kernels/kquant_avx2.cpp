@@ -17,9 +17,9 @@ namespace {
 
 // x[i] = d * sc[i/16] * q[i] - dmin * mn16[i/16].
 struct KBlock {
-    __m256i q[8];   // levels of elements 32z..32z+31 in q[z]
-    __m128i sc;     // int8 scale of each sub-block of 16
-    __m256i mn16;   // int16 min of each sub-block of 16
+    __m256i q[8];  // levels of elements 32z..32z+31 in q[z]
+    __m128i sc;    // int8 scale of each sub-block of 16
+    __m256i mn16;  // int16 min of each sub-block of 16
     float d, dmin;
 };
 
@@ -85,7 +85,8 @@ inline KBlock load_block(const BlockQ3_K& b) {
     add_high_bits(load_256(b.hmask), 0, 4, k.q);
     uint32_t words[4];
     kquant::decode_scales_q3k(b.scales, words);
-    k.sc = _mm_sub_epi8(_mm_set_epi32(int(words[3]), int(words[2]), int(words[1]), int(words[0])), _mm_set1_epi8(32));
+    k.sc = _mm_sub_epi8(_mm_set_epi32(int(words[3]), int(words[2]), int(words[1]), int(words[0])),
+                        _mm_set1_epi8(32));
     k.mn16 = _mm256_slli_epi16(_mm256_cvtepi8_epi16(k.sc), 2);
     k.d = k.dmin = fp16_to_fp32(b.d);
     return k;
@@ -120,10 +121,11 @@ inline KBlock load_block(const BlockQ6_K& b) {
         const __m256i high = load_256(b.qh + 32 * h);
         for (int kk = 0; kk < 4; ++kk) {
             const __m256i low_bytes = load_256(b.ql + 64 * h + 32 * (kk & 1));
-            const __m256i low = _mm256_and_si256(kk >= 2 ? _mm256_srli_epi16(low_bytes, 4) : low_bytes, low4);
-            const __m256i top = _mm256_and_si256(
-                2 * kk >= 4 ? _mm256_srli_epi16(high, 2 * kk - 4) : _mm256_slli_epi16(high, 4 - 2 * kk),
-                top2);
+            const __m256i low =
+                _mm256_and_si256(kk >= 2 ? _mm256_srli_epi16(low_bytes, 4) : low_bytes, low4);
+            const __m256i top = _mm256_and_si256(2 * kk >= 4 ? _mm256_srli_epi16(high, 2 * kk - 4)
+                                                             : _mm256_slli_epi16(high, 4 - 2 * kk),
+                                                 top2);
             k.q[4 * h + kk] = _mm256_or_si256(low, top);
         }
     }
@@ -149,21 +151,24 @@ void row_dot(int64_t n_blocks, const Block* w, const uint8_t* x, size_t x_row_by
         const KBlock k = load_block(w[b]);
         __m256i scale[8];  // int16 scales of the two sub-blocks of register z
         for (int z = 0; z < 8; ++z) {
-            const __m128i pick = _mm_set_epi64x(0x0101010101010101LL * (2 * z + 1), 0x0101010101010101LL * (2 * z));
+            const __m128i pick =
+                _mm_set_epi64x(0x0101010101010101LL * (2 * z + 1), 0x0101010101010101LL * (2 * z));
             scale[z] = _mm256_cvtepi8_epi16(_mm_shuffle_epi8(k.sc, pick));
         }
         for (int t = 0; t < T; ++t) {
             const auto* xb = reinterpret_cast<const BlockQ8_K*>(x + size_t(t) * x_row_bytes) + b;
             __m256i isum = _mm256_setzero_si256();
             for (int z = 0; z < 8; ++z) {
-                const __m256i xv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb->qs + 32 * z));
+                const __m256i xv =
+                    _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb->qs + 32 * z));
                 const __m256i pairs = _mm256_maddubs_epi16(k.q[z], xv);
                 isum = _mm256_add_epi32(isum, _mm256_madd_epi16(pairs, scale[z]));
             }
             const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb->bsums));
             const __m256i msum = _mm256_madd_epi16(k.mn16, bsums);
             acc[t] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(isum), _mm256_set1_ps(k.d * xb->d), acc[t]);
-            acc[t] = _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(k.dmin * xb->d), acc[t]);
+            acc[t] =
+                _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(k.dmin * xb->d), acc[t]);
         }
     }
     for (int t = 0; t < T; ++t) out[size_t(t) * out_stride] = horizontal_sum(acc[t]);
@@ -178,12 +183,21 @@ void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* 
         const uint8_t* xt = static_cast<const uint8_t*>(x) + size_t(t0) * x_row_bytes;
         float* ot = out + size_t(t0) * out_stride;
         for (int r = 0; r < n_rows; ++r) {
-            const auto* wr = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + size_t(r) * w_row_bytes);
+            const auto* wr = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) +
+                                                            size_t(r) * w_row_bytes);
             switch (nt) {
-                case 1: row_dot<Block, 1>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride); break;
-                case 2: row_dot<Block, 2>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride); break;
-                case 3: row_dot<Block, 3>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride); break;
-                default: row_dot<Block, 4>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride); break;
+                case 1:
+                    row_dot<Block, 1>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
+                    break;
+                case 2:
+                    row_dot<Block, 2>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
+                    break;
+                case 3:
+                    row_dot<Block, 3>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
+                    break;
+                default:
+                    row_dot<Block, 4>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
+                    break;
             }
         }
     }

@@ -23,9 +23,9 @@ namespace {
 
 // One weight super-block decoded for the dot: x[i] = d * sc16[i/16] * q[i] - dmin * mn16[i/16].
 struct KBlock {
-    __m512i q[4];     // levels of elements 64k..64k+63 in q[k]
-    __m512i sc16;     // int32 scale of each sub-block of 16
-    __m256i mn16;     // int16 min of each sub-block of 16
+    __m512i q[4];  // levels of elements 64k..64k+63 in q[k]
+    __m512i sc16;  // int32 scale of each sub-block of 16
+    __m256i mn16;  // int16 min of each sub-block of 16
     float d, dmin;
 };
 
@@ -35,7 +35,8 @@ inline __m512i broadcast_256(const uint8_t* p) {
 
 // Shifts the low 256 bits right by a and the high 256 bits by b (16-bit lanes).
 inline __m512i shift_halves(__m512i v, int a, int b) {
-    const __m512i counts = _mm512_inserti64x4(_mm512_set1_epi16(short(a)), _mm256_set1_epi16(short(b)), 1);
+    const __m512i counts =
+        _mm512_inserti64x4(_mm512_set1_epi16(short(a)), _mm256_set1_epi16(short(b)), 1);
     return _mm512_srlv_epi16(v, counts);
 }
 
@@ -111,7 +112,8 @@ inline KBlock load_block(const BlockQ3_K& b) {
     }
     uint32_t words[4];
     kquant::decode_scales_q3k(b.scales, words);
-    const __m128i biased = _mm_set_epi32(int(words[3]), int(words[2]), int(words[1]), int(words[0]));
+    const __m128i biased =
+        _mm_set_epi32(int(words[3]), int(words[2]), int(words[1]), int(words[0]));
     k.sc16 = _mm512_cvtepi8_epi32(_mm_sub_epi8(biased, _mm_set1_epi8(32)));
     k.mn16 = _mm256_slli_epi16(_mm512_cvtepi32_epi16(k.sc16), 2);
     k.d = k.dmin = fp16_to_fp32(b.d);
@@ -158,8 +160,10 @@ inline KBlock load_block(const BlockQ6_K& b) {
         const __m512i low = _mm512_loadu_si512(b.ql + 64 * h);
         const __m512i high = broadcast_256(b.qh + 32 * h);
         // (a & 0x0F) | (b & 0x30) with one ternary-logic op: select a where the mask is set.
-        const __m512i high_a = _mm512_and_si512(_mm512_slli_epi16(shift_halves(high, 0, 2), 4), top2);
-        const __m512i high_b = _mm512_and_si512(_mm512_slli_epi16(shift_halves(high, 4, 6), 4), top2);
+        const __m512i high_a =
+            _mm512_and_si512(_mm512_slli_epi16(shift_halves(high, 0, 2), 4), top2);
+        const __m512i high_b =
+            _mm512_and_si512(_mm512_slli_epi16(shift_halves(high, 4, 6), 4), top2);
         k.q[2 * h] = _mm512_ternarylogic_epi32(low, high_a, low4, 0xE4);
         k.q[2 * h + 1] = _mm512_ternarylogic_epi32(_mm512_srli_epi16(low, 4), high_b, low4, 0xE4);
     }
@@ -177,7 +181,9 @@ inline int32_t load_i32(const void* p) {
 }
 
 inline const BlockQ8_K* act_block(const void* x, size_t x_row_bytes, int t, int64_t b) {
-    return reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) + size_t(t) * x_row_bytes) + b;
+    return reinterpret_cast<const BlockQ8_K*>(static_cast<const uint8_t*>(x) +
+                                              size_t(t) * x_row_bytes) +
+           b;
 }
 
 // ---- few tokens: stream the weights ------------------------------------------------------
@@ -188,7 +194,8 @@ void direct_row(int64_t n_blocks, const Block* w, const void* x, size_t x_row_by
                 size_t out_stride) {
     __m512 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
-    const __m512i lane_quad = _mm512_srli_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
+    const __m512i lane_quad = _mm512_srli_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
     for (int64_t b = 0; b < n_blocks; ++b) {
         const KBlock k = load_block(w[b]);
         __m512i scale[4];
@@ -207,7 +214,8 @@ void direct_row(int64_t n_blocks, const Block* w, const void* x, size_t x_row_by
             const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb->bsums));
             const __m512i msum = _mm512_zextsi256_si512(_mm256_madd_epi16(k.mn16, bsums));
             acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(k.d * xb->d), acc[t]);
-            acc[t] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_set1_ps(k.dmin * xb->d), acc[t]);
+            acc[t] =
+                _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_set1_ps(k.dmin * xb->d), acc[t]);
         }
     }
     for (int t = 0; t < T; ++t) out[size_t(t) * out_stride] = _mm512_reduce_add_ps(acc[t]);
@@ -222,12 +230,21 @@ void direct_gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const
         const uint8_t* xt = static_cast<const uint8_t*>(x) + size_t(t0) * x_row_bytes;
         float* ot = out + size_t(t0) * out_stride;
         for (int r = 0; r < n_rows; ++r) {
-            const auto* wr = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) + size_t(r) * w_row_bytes);
+            const auto* wr = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) +
+                                                            size_t(r) * w_row_bytes);
             switch (nt) {
-                case 1: direct_row<Block, 1>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride); break;
-                case 2: direct_row<Block, 2>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride); break;
-                case 3: direct_row<Block, 3>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride); break;
-                default: direct_row<Block, 4>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride); break;
+                case 1:
+                    direct_row<Block, 1>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
+                    break;
+                case 2:
+                    direct_row<Block, 2>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
+                    break;
+                case 3:
+                    direct_row<Block, 3>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
+                    break;
+                default:
+                    direct_row<Block, 4>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
+                    break;
             }
         }
     }
@@ -241,9 +258,9 @@ constexpr int kTokenTile = 64;
 // One super-block of 16 rows, lane r of every vector belonging to row r. Sub-blocks have
 // kSub elements (32 for Q4_K / Q5_K, whose scales are per 32; else 16).
 struct alignas(64) Panel {
-    uint32_t q[64][kPanelRows];   // [group of 4 elements][row]
-    int32_t sc[16][kPanelRows];   // [sub-block][row]
-    int32_t mn[8][kPanelRows];    // [pair of 16-element sub-blocks][row]: two int16 mins
+    uint32_t q[64][kPanelRows];  // [group of 4 elements][row]
+    int32_t sc[16][kPanelRows];  // [sub-block][row]
+    int32_t mn[8][kPanelRows];   // [pair of 16-element sub-blocks][row]: two int16 mins
     float d[kPanelRows];
     float dmin[kPanelRows];
 };
@@ -269,7 +286,8 @@ void unpack_panel(const uint8_t* w, size_t w_row_bytes, int rows, int64_t b, Row
     const __m512i row = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i q_index = _mm512_slli_epi32(row, 6);  // 64 dwords per row
     for (int g = 0; g < 64; ++g) {
-        const __m512i v = _mm512_i32gather_epi32(_mm512_add_epi32(q_index, _mm512_set1_epi32(g)), s.q, 4);
+        const __m512i v =
+            _mm512_i32gather_epi32(_mm512_add_epi32(q_index, _mm512_set1_epi32(g)), s.q, 4);
         _mm512_store_si512(p.q[g], v);
     }
     const __m512i sc_index = _mm512_slli_epi32(row, 4);
@@ -298,7 +316,8 @@ void panel_tokens(const Panel& p, const void* x, size_t x_row_bytes, int64_t b, 
         const __m512i scale = _mm512_load_si512(p.sc[j]);
         for (int t = 0; t < T; ++t) {
             const int8_t* xq = xb[t]->qs + j * kSub;
-            __m512i dot = _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], _mm512_set1_epi32(load_i32(xq)));
+            __m512i dot =
+                _mm512_dpbusd_epi32(_mm512_setzero_si512(), wq[0], _mm512_set1_epi32(load_i32(xq)));
             for (int g = 1; g < kGroups; ++g) {
                 dot = _mm512_dpbusd_epi32(dot, wq[g], _mm512_set1_epi32(load_i32(xq + 4 * g)));
             }
@@ -330,18 +349,34 @@ void panel_all_tokens(const Panel& p, const void* x, size_t x_row_bytes, int n_t
                       float* acc) {
     const auto* xt = static_cast<const uint8_t*>(x);
     int t = 0;
-    for (; t + 8 <= n_tokens; t += 8) panel_tokens<kSub, 8>(p, xt + t * x_row_bytes, x_row_bytes, b, acc + 16 * t);
+    for (; t + 8 <= n_tokens; t += 8)
+        panel_tokens<kSub, 8>(p, xt + t * x_row_bytes, x_row_bytes, b, acc + 16 * t);
     const uint8_t* xr = xt + t * x_row_bytes;
     float* ar = acc + 16 * t;
     switch (n_tokens - t) {
-        case 1: panel_tokens<kSub, 1>(p, xr, x_row_bytes, b, ar); break;
-        case 2: panel_tokens<kSub, 2>(p, xr, x_row_bytes, b, ar); break;
-        case 3: panel_tokens<kSub, 3>(p, xr, x_row_bytes, b, ar); break;
-        case 4: panel_tokens<kSub, 4>(p, xr, x_row_bytes, b, ar); break;
-        case 5: panel_tokens<kSub, 5>(p, xr, x_row_bytes, b, ar); break;
-        case 6: panel_tokens<kSub, 6>(p, xr, x_row_bytes, b, ar); break;
-        case 7: panel_tokens<kSub, 7>(p, xr, x_row_bytes, b, ar); break;
-        default: break;
+        case 1:
+            panel_tokens<kSub, 1>(p, xr, x_row_bytes, b, ar);
+            break;
+        case 2:
+            panel_tokens<kSub, 2>(p, xr, x_row_bytes, b, ar);
+            break;
+        case 3:
+            panel_tokens<kSub, 3>(p, xr, x_row_bytes, b, ar);
+            break;
+        case 4:
+            panel_tokens<kSub, 4>(p, xr, x_row_bytes, b, ar);
+            break;
+        case 5:
+            panel_tokens<kSub, 5>(p, xr, x_row_bytes, b, ar);
+            break;
+        case 6:
+            panel_tokens<kSub, 6>(p, xr, x_row_bytes, b, ar);
+            break;
+        case 7:
+            panel_tokens<kSub, 7>(p, xr, x_row_bytes, b, ar);
+            break;
+        default:
+            break;
     }
 }
 
@@ -365,8 +400,10 @@ void panel_gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const 
             const int nt = std::min(kTokenTile, n_tokens - t0);
             std::fill(acc, acc + nt * kPanelRows, 0.0f);
             for (int64_t b = 0; b < n / kQK_K; ++b) {
-                unpack_panel<Block, kSub>(wb + size_t(r0) * w_row_bytes, w_row_bytes, rows, b, scratch, panel);
-                panel_all_tokens<kSub>(panel, xb + size_t(t0) * x_row_bytes, x_row_bytes, nt, b, acc);
+                unpack_panel<Block, kSub>(wb + size_t(r0) * w_row_bytes, w_row_bytes, rows, b,
+                                          scratch, panel);
+                panel_all_tokens<kSub>(panel, xb + size_t(t0) * x_row_bytes, x_row_bytes, nt, b,
+                                       acc);
             }
             for (int t = 0; t < nt; ++t) {
                 _mm512_mask_storeu_ps(out + size_t(t0 + t) * out_stride + r0, row_mask,
@@ -384,7 +421,8 @@ void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* 
     if (n_tokens < kPanelMinTokens) {
         direct_gemm<Block>(n, w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, out, out_stride);
     } else {
-        panel_gemm<Block, kSub>(n, w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, out, out_stride);
+        panel_gemm<Block, kSub>(n, w, w_row_bytes, n_rows, x, x_row_bytes, n_tokens, out,
+                                out_stride);
     }
 }
 

@@ -16,8 +16,12 @@ namespace {
 constexpr float kGroupMaxEps = 1e-15f;
 
 // Round to nearest, ties to even (the default rounding mode), as llama.cpp's nearest_int.
-inline int nearest_int(float v) { return int(std::lrintf(v)); }
-inline int clamp_int(int v, int lo, int hi) { return std::min(hi, std::max(lo, v)); }
+inline int nearest_int(float v) {
+    return int(std::lrintf(v));
+}
+inline int clamp_int(int v, int lo, int hi) {
+    return std::min(hi, std::max(lo, v));
+}
 
 // Fits x[i] ~ scale * L[i] - min with L in 0..nmax, min >= 0, minimising sum w[i] * err^2
 // (or sum w[i] * |err| with use_mad). Tries the min/max grid iscale = (nmax + rmin + k *
@@ -47,7 +51,8 @@ float fit_scale_min(int n, int nmax, const float* x, const float* w, uint8_t* L,
         return err;
     };
     float scale = (hi - lo) / nmax, offset = lo;
-    for (int i = 0; i < n; ++i) L[i] = uint8_t(clamp_int(nearest_int((x[i] - lo) / scale), 0, nmax));
+    for (int i = 0; i < n; ++i)
+        L[i] = uint8_t(clamp_int(nearest_int((x[i] - lo) / scale), 0, nmax));
     float best = error_of(scale, offset, L);
     uint8_t trial[32];
     for (int step = 0; step <= n_steps; ++step) {
@@ -153,8 +158,8 @@ void quantize_k4_block(const float* x, Block& y, int nmax, float rmin, int n_ste
         for (int l = 0; l < 32; ++l) sum_x2 += xs[l] * xs[l];
         const float av_x = std::sqrt(sum_x2 / 32);
         for (int l = 0; l < 32; ++l) weights[l] = av_x + std::fabs(xs[l]);
-        scales[j] = fit_scale_min(32, nmax, xs, weights, L + 32 * j, &mins[j], rmin, 0.1f,
-                                  n_steps, false);
+        scales[j] =
+            fit_scale_min(32, nmax, xs, weights, L + 32 * j, &mins[j], rmin, 0.1f, n_steps, false);
         max_scale = std::max(max_scale, scales[j]);
         max_min = std::max(max_min, mins[j]);
     }
@@ -184,8 +189,8 @@ void quantize_q2_k_block(const float* x, BlockQ2_K& y) {
     float max_scale = 0.0f, max_min = 0.0f;
     for (int j = 0; j < 16; ++j) {
         for (int l = 0; l < 16; ++l) weights[l] = std::fabs(x[16 * j + l]);
-        scales[j] = fit_scale_min(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f,
-                                  15, true);
+        scales[j] =
+            fit_scale_min(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f, 15, true);
         max_scale = std::max(max_scale, scales[j]);
         max_min = std::max(max_min, mins[j]);
     }
@@ -268,7 +273,8 @@ void quantize_q6_k_block(const float* x, BlockQ6_K& y) {
     if (amax < kGroupMaxEps) return;
     const float iscale = -128.0f / max_scale;
     y.d = fp32_to_fp16(1.0f / iscale);
-    for (int j = 0; j < 16; ++j) y.scales[j] = int8_t(std::min(127, nearest_int(iscale * scales[j])));
+    for (int j = 0; j < 16; ++j)
+        y.scales[j] = int8_t(std::min(127, nearest_int(iscale * scales[j])));
     const float d = fp16_to_fp32(y.d);
     for (int j = 0; j < 16; ++j) {
         const float scale = d * y.scales[j];
@@ -303,7 +309,8 @@ void quantize_row_q8_k(const float* src, void* dst, int64_t n) {
             continue;
         }
         const float iscale = -127.0f / max;
-        for (int i = 0; i < kQK_K; ++i) y[b].qs[i] = int8_t(std::min(127, nearest_int(iscale * src[i])));
+        for (int i = 0; i < kQK_K; ++i)
+            y[b].qs[i] = int8_t(std::min(127, nearest_int(iscale * src[i])));
         for (int j = 0; j < 16; ++j) {
             int sum = 0;
             for (int i = 16 * j; i < 16 * j + 16; ++i) sum += y[b].qs[i];
