@@ -41,7 +41,7 @@ inline uint16_t fp32_to_fp16(float f) {
     }
     if (abs >= 0x477ff000u) return uint16_t(sign | 0x7c00u);  // rounds to inf
     if (abs < 0x38800000u) {                                  // subnormal or zero in half
-        if (abs < 0x33000000u) return uint16_t(sign);          // below half of the smallest
+        if (abs < 0x33000000u) return uint16_t(sign);         // below half of the smallest
         const uint32_t e = abs >> 23;
         const uint32_t m = (abs & 0x7fffffu) | 0x800000u;
         const uint32_t shift = 126 - e;  // 14..24
@@ -57,7 +57,9 @@ inline uint16_t fp32_to_fp16(float f) {
     return uint16_t(sign | r);
 }
 
-inline float bf16_to_fp32(uint16_t h) { return fp32_from_bits(uint32_t(h) << 16); }
+inline float bf16_to_fp32(uint16_t h) {
+    return fp32_from_bits(uint32_t(h) << 16);
+}
 
 // float -> bfloat16 with round-to-nearest-even; nan stays nan.
 inline uint16_t fp32_to_bf16(float f) {

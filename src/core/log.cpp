@@ -8,17 +8,25 @@ namespace {
 std::atomic<LogLevel> g_level{LogLevel::kWarn};
 const char* level_name(LogLevel l) {
     switch (l) {
-        case LogLevel::kDebug: return "debug";
-        case LogLevel::kInfo: return "info";
-        case LogLevel::kWarn: return "warn";
-        case LogLevel::kError: return "error";
+        case LogLevel::kDebug:
+            return "debug";
+        case LogLevel::kInfo:
+            return "info";
+        case LogLevel::kWarn:
+            return "warn";
+        case LogLevel::kError:
+            return "error";
     }
     return "?";
 }
 }  // namespace
 
-void set_log_level(LogLevel level) { g_level = level; }
-LogLevel log_level() { return g_level; }
+void set_log_level(LogLevel level) {
+    g_level = level;
+}
+LogLevel log_level() {
+    return g_level;
+}
 
 void log_message(LogLevel level, const char* fmt, ...) {
     if (level < g_level.load()) return;

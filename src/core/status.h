@@ -12,7 +12,7 @@
 namespace citadel {
 
 class Status {
-public:
+  public:
     Status() = default;
     static Status error(std::string message) { return Status(std::move(message)); }
 
@@ -23,19 +23,21 @@ public:
         return message_ ? *message_ : empty;
     }
 
-private:
+  private:
     explicit Status(std::string message) : message_(std::move(message)) {}
     std::optional<std::string> message_;
 };
 
-inline Status ok_status() { return Status(); }
+inline Status ok_status() {
+    return Status();
+}
 
 template <typename T>
 class Result {
-public:
-    Result(T value) : v_(std::move(value)) {}              // NOLINT: implicit by design
-    Result(Status status) : v_(std::move(status)) {        // NOLINT: implicit by design
-        if (std::get<Status>(v_).ok()) std::abort();       // an error Result needs an error
+  public:
+    Result(T value) : v_(std::move(value)) {}         // NOLINT: implicit by design
+    Result(Status status) : v_(std::move(status)) {   // NOLINT: implicit by design
+        if (std::get<Status>(v_).ok()) std::abort();  // an error Result needs an error
     }
 
     bool ok() const { return std::holds_alternative<T>(v_); }
@@ -54,7 +56,7 @@ public:
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
 
-private:
+  private:
     std::variant<T, Status> v_;
 };
 
@@ -66,13 +68,13 @@ private:
 
 }  // namespace citadel
 
-#define CITADEL_CHECK(cond) \
-    do {                    \
+#define CITADEL_CHECK(cond)                                       \
+    do {                                                          \
         if (!(cond)) ::citadel::fatal(#cond, __FILE__, __LINE__); \
     } while (0)
 
-#define CITADEL_TRY(expr)                 \
-    do {                                  \
-        ::citadel::Status s_ = (expr);    \
-        if (!s_.ok()) return s_;          \
+#define CITADEL_TRY(expr)              \
+    do {                               \
+        ::citadel::Status s_ = (expr); \
+        if (!s_.ok()) return s_;       \
     } while (0)

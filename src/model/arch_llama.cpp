@@ -7,7 +7,9 @@
 namespace citadel {
 namespace {
 
-Status load_layer(const TensorLoader&, const HParams&, int, LayerWeights&) { return ok_status(); }
+Status load_layer(const TensorLoader&, const HParams&, int, LayerWeights&) {
+    return ok_status();
+}
 
 void forward_layer(LayerContext& ctx, const LayerWeights& l) {
     attention_block(ctx, l, AttentionOptions{});

@@ -10,8 +10,10 @@ namespace citadel {
 namespace {
 
 Status load_layer(const TensorLoader& ld, const HParams& hp, int il, LayerWeights& l) {
-    CITADEL_TRY(ld.vector(TensorLoader::layer_name(il, "attn_q_norm.weight"), hp.head_dim, l.q_norm));
-    CITADEL_TRY(ld.vector(TensorLoader::layer_name(il, "attn_k_norm.weight"), hp.head_dim, l.k_norm));
+    CITADEL_TRY(
+        ld.vector(TensorLoader::layer_name(il, "attn_q_norm.weight"), hp.head_dim, l.q_norm));
+    CITADEL_TRY(
+        ld.vector(TensorLoader::layer_name(il, "attn_k_norm.weight"), hp.head_dim, l.k_norm));
     return ok_status();
 }
 

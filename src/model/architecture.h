@@ -17,7 +17,8 @@ struct Architecture {
     const char* name;  // general.architecture
     RopeMode rope_mode;
     // Loads the tensors of layer `il` (beyond the common ones) into `layer`.
-    Status (*load_layer)(const TensorLoader& loader, const HParams& hp, int il, LayerWeights& layer);
+    Status (*load_layer)(const TensorLoader& loader, const HParams& hp, int il,
+                         LayerWeights& layer);
     // Runs one transformer layer over the batch in `ctx` (residual stream updated in place).
     void (*forward_layer)(LayerContext& ctx, const LayerWeights& layer);
 };

@@ -30,23 +30,29 @@ void add_bias(float* rows, int64_t n_rows, const std::vector<float>& bias) {
 }
 
 // Softmax-weighted sum of V over positions 0..pos of one sequence for one query head.
+// Q is rounded to F16 and dotted with the F16 keys, as llama.cpp's CPU attention does
+// (this keeps greedy continuations identical to its); the softmax and the weighted sum of
+// V stay in F32.
 void attend_one(const float* q, int64_t layer, int seq, int64_t pos, int64_t kv_head,
-                const HParams& hp, ForwardState& st, float* scores, float* out) {
+                const HParams& hp, ForwardState& st, AttentionScratch& scratch, float* out) {
     const VecOps& vec = st.kernels.vec;
     const float scale = 1.0f / std::sqrt(float(hp.head_dim));
     const uint16_t* k0 = st.kv.k(layer, seq, 0) + kv_head * hp.head_dim;
     const uint16_t* v0 = st.kv.v(layer, seq, 0) + kv_head * hp.head_dim_v;
+    uint16_t* q16 = scratch.q16.data();
+    float* scores = scratch.scores.data();
+    vec.f32_to_f16(q, q16, hp.head_dim);
     float max_score = -INFINITY;
     for (int64_t j = 0; j <= pos; ++j) {
-        scores[j] = vec.dot_f16_f32(hp.head_dim, k0 + j * st.kv.k_stride(), q) * scale;
+        scores[j] = vec.dot_f16_f16(hp.head_dim, k0 + j * st.kv.k_stride(), q16) * scale;
         max_score = std::max(max_score, scores[j]);
     }
-    double sum = 0.0;
+    float sum = 0.0f;
     for (int64_t j = 0; j <= pos; ++j) {
         scores[j] = std::exp(scores[j] - max_score);
         sum += scores[j];
     }
-    const float inv = float(1.0 / sum);
+    const float inv = 1.0f / sum;
     std::fill(out, out + hp.head_dim_v, 0.0f);
     for (int64_t j = 0; j <= pos; ++j) {
         vec.axpy_f16_f32(hp.head_dim_v, scores[j] * inv, v0 + j * st.kv.v_stride(), out);
@@ -90,8 +96,8 @@ void project_qkv(LayerContext& ctx, const LayerWeights& l, const AttentionOption
     for (int64_t t = 0; t < T; ++t) {
         const float* c = &st.rope_cos[size_t(t * half)];
         const float* s = &st.rope_sin[size_t(t * half)];
-        apply_rope(&st.q[size_t(t * hp.q_dim())], hp.n_head, hp.head_dim, hp.n_rot,
-                   hp.rope_mode, c, s);
+        apply_rope(&st.q[size_t(t * hp.q_dim())], hp.n_head, hp.head_dim, hp.n_rot, hp.rope_mode, c,
+                   s);
         apply_rope(&st.k[size_t(t * hp.kv_dim())], hp.n_head_kv, hp.head_dim, hp.n_rot,
                    hp.rope_mode, c, s);
     }
@@ -105,13 +111,16 @@ void add_rows(float* x, const float* y, int64_t n) {
 
 void rms_norm_rows(const float* x, int64_t n_rows, int64_t n, const float* w, float eps,
                    float* out) {
+    // Same rounding steps as llama.cpp (float squares summed in double, float mean and
+    // scale), so the activations that are then quantized match it bit for bit.
     for (int64_t r = 0; r < n_rows; ++r) {
         const float* xr = x + r * n;
         double sum = 0.0;
-        for (int64_t i = 0; i < n; ++i) sum += double(xr[i]) * xr[i];
-        const float scale = float(1.0 / std::sqrt(sum / double(n) + double(eps)));
+        for (int64_t i = 0; i < n; ++i) sum += double(xr[i] * xr[i]);
+        const float mean = float(sum / double(n));
+        const float scale = 1.0f / std::sqrt(mean + eps);
         float* o = out + r * n;
-        for (int64_t i = 0; i < n; ++i) o[i] = xr[i] * scale * w[i];
+        for (int64_t i = 0; i < n; ++i) o[i] = (xr[i] * scale) * w[i];
     }
 }
 
@@ -120,13 +129,18 @@ void prepare_rope(const Model& model, const Batch& batch, ForwardState& st) {
     const int64_t half = hp.n_rot / 2;
     st.rope_cos.resize(batch.size() * size_t(half));
     st.rope_sin.resize(batch.size() * size_t(half));
+    // theta_i = pos * base^(-2i/n_rot), built by repeated float multiplication as llama.cpp
+    // does, so Q and K round the same way before they meet in the F16 attention.
+    const float theta_scale = std::pow(hp.rope_base, -2.0f / float(hp.n_rot));
     for (size_t t = 0; t < batch.size(); ++t) {
-        const double pos = double(batch.positions[t]) * hp.rope_freq_scale;
+        float theta = float(batch.positions[t]);
         for (int64_t i = 0; i < half; ++i) {
-            double theta = pos * std::pow(double(hp.rope_base), -2.0 * double(i) / double(hp.n_rot));
-            if (!model.rope_freq_factors.empty()) theta /= model.rope_freq_factors[size_t(i)];
-            st.rope_cos[t * size_t(half) + size_t(i)] = float(std::cos(theta));
-            st.rope_sin[t * size_t(half) + size_t(i)] = float(std::sin(theta));
+            const float ff =
+                model.rope_freq_factors.empty() ? 1.0f : model.rope_freq_factors[size_t(i)];
+            const float angle = hp.rope_freq_scale * (theta / ff);
+            st.rope_cos[t * size_t(half) + size_t(i)] = std::cos(angle);
+            st.rope_sin[t * size_t(half) + size_t(i)] = std::sin(angle);
+            theta *= theta_scale;
         }
     }
 }
@@ -143,7 +157,8 @@ void attention_block(LayerContext& ctx, const LayerWeights& l, const AttentionOp
         const int64_t t = task / hp.n_head, h = task % hp.n_head;
         attend_one(&st.q[size_t(t * hp.q_dim() + h * hp.head_dim)], ctx.layer,
                    ctx.batch.seq_ids[size_t(t)], ctx.batch.positions[size_t(t)], h / group, hp, st,
-                   st.scores[size_t(thread)].data(), &st.attn[size_t(t * out_dim + h * hp.head_dim_v)]);
+                   st.attention_scratch[size_t(thread)],
+                   &st.attn[size_t(t * out_dim + h * hp.head_dim_v)]);
     });
     matmul(l.wo, st.attn.data(), T, st.xn.data(), st.pool, st.matmul_scratch, st.kernels);
     add_rows(st.x.data(), st.xn.data(), T * hp.n_embd);

@@ -80,7 +80,11 @@ ForwardState::ForwardState(const Model& model, const ForwardOptions& o)
     : pool(o.n_threads),
       kv(model.hp, std::max(o.n_seq, 1), default_ctx(model, o.n_ctx)),
       kernels(citadel::kernels()) {
-    scores.resize(size_t(pool.size()), std::vector<float>(size_t(kv.n_ctx())));
+    attention_scratch.resize(size_t(pool.size()));
+    for (AttentionScratch& a : attention_scratch) {
+        a.scores.resize(size_t(kv.n_ctx()));
+        a.q16.resize(size_t(model.hp.head_dim));
+    }
 }
 
 Status forward(const Model& model, const Batch& batch, ForwardState& st) {

@@ -33,9 +33,15 @@ struct Batch {
 };
 
 struct ForwardOptions {
-    int n_threads = 0;    // 0: one per core
-    int n_seq = 1;        // sequence slots in the KV cache
-    int64_t n_ctx = 0;    // positions per slot; 0: the model's training context (max 4096)
+    int n_threads = 0;  // 0: one per core
+    int n_seq = 1;      // sequence slots in the KV cache
+    int64_t n_ctx = 0;  // positions per slot; 0: the model's training context (max 4096)
+};
+
+// Per-thread buffers of the attention.
+struct AttentionScratch {
+    std::vector<float> scores;  // [n_ctx]
+    std::vector<uint16_t> q16;  // [head_dim] the query head in F16
 };
 
 // Everything mutable of a forward pass: KV cache, scratch buffers, threads.
@@ -47,17 +53,17 @@ struct ForwardState {
     const KernelTable& kernels;
     MatmulScratch matmul_scratch;
     // Activations of the current batch, T = batch size.
-    std::vector<float> x;      // [T][n_embd] residual stream
-    std::vector<float> xn;     // [T][n_embd] normalised
-    std::vector<float> q;      // [T][q_dim]
-    std::vector<float> k;      // [T][kv_dim]
-    std::vector<float> v;      // [T][v_dim]
-    std::vector<float> attn;   // [T][n_head * head_dim_v]
-    std::vector<float> gate;   // [T][n_ff]
-    std::vector<float> up;     // [T][n_ff]
-    std::vector<float> rope_cos, rope_sin;      // [T][n_rot / 2]
-    std::vector<std::vector<float>> scores;     // [thread][n_ctx]
-    std::vector<float> logits;  // [tokens wanting logits][n_vocab]
+    std::vector<float> x;                             // [T][n_embd] residual stream
+    std::vector<float> xn;                            // [T][n_embd] normalised
+    std::vector<float> q;                             // [T][q_dim]
+    std::vector<float> k;                             // [T][kv_dim]
+    std::vector<float> v;                             // [T][v_dim]
+    std::vector<float> attn;                          // [T][n_head * head_dim_v]
+    std::vector<float> gate;                          // [T][n_ff]
+    std::vector<float> up;                            // [T][n_ff]
+    std::vector<float> rope_cos, rope_sin;            // [T][n_rot / 2]
+    std::vector<AttentionScratch> attention_scratch;  // [thread]
+    std::vector<float> logits;                        // [tokens wanting logits][n_vocab]
     int64_t n_logits = 0;
 };
 

@@ -58,17 +58,17 @@ Result<HParams> read_hparams(const gguf::File& f, RopeMode rope_mode) {
     CITADEL_TRY(read_count(f, a + ".attention.head_count_kv", hp.n_head, 4096, &hp.n_head_kv));
     CITADEL_TRY(read_count(f, a + ".context_length", 2048, int64_t(1) << 24, &hp.n_ctx_train));
     if (hp.n_embd % hp.n_head != 0 && !f.get_int(a + ".attention.key_length")) {
-        return Status::error(f.path() + ": embedding_length is not a multiple of head_count and "
-                                        "attention.key_length is not given");
+        return Status::error(f.path() +
+                             ": embedding_length is not a multiple of head_count and "
+                             "attention.key_length is not given");
     }
-    CITADEL_TRY(read_count(f, a + ".attention.key_length", hp.n_embd / hp.n_head, 65536,
-                           &hp.head_dim));
+    CITADEL_TRY(
+        read_count(f, a + ".attention.key_length", hp.n_embd / hp.n_head, 65536, &hp.head_dim));
     CITADEL_TRY(read_count(f, a + ".attention.value_length", hp.head_dim, 65536, &hp.head_dim_v));
     CITADEL_TRY(read_count(f, a + ".rope.dimension_count", hp.head_dim, hp.head_dim, &hp.n_rot));
     if (hp.n_head % hp.n_head_kv != 0) {
         return Status::error(f.path() + ": head_count " + std::to_string(hp.n_head) +
-                             " is not a multiple of head_count_kv " +
-                             std::to_string(hp.n_head_kv));
+                             " is not a multiple of head_count_kv " + std::to_string(hp.n_head_kv));
     }
     if (hp.n_rot % 2 != 0) return Status::error(f.path() + ": rope.dimension_count is odd");
     hp.rms_eps = float(f.get_float(a + ".attention.layer_norm_rms_epsilon").value_or(1e-5));

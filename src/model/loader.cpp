@@ -90,8 +90,8 @@ Result<int64_t> vocab_size(const gguf::File& f, const HParams& hp) {
     if (emb == nullptr) return Status::error(f.path() + ": missing tensor 'token_embd.weight'");
     if (emb->dims.size() != 2 || emb->dims[0] != hp.n_embd) {
         return Status::error(f.path() + ": tensor 'token_embd.weight' has shape " +
-                             dims_string(emb->dims) + ", expected [" +
-                             std::to_string(hp.n_embd) + ", n_vocab]");
+                             dims_string(emb->dims) + ", expected [" + std::to_string(hp.n_embd) +
+                             ", n_vocab]");
     }
     return emb->dims[1];
 }

@@ -12,7 +12,7 @@
 namespace citadel {
 
 class TensorLoader {
-public:
+  public:
     TensorLoader(const gguf::File& file, const KernelTable& kernels)
         : file_(file), kernels_(kernels) {}
 
@@ -28,7 +28,7 @@ public:
         return "blk." + std::to_string(il) + "." + suffix;
     }
 
-private:
+  private:
     Status find(const std::string& name, const gguf::TensorInfo** out) const;
 
     const gguf::File& file_;

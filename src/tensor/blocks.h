@@ -12,8 +12,8 @@ constexpr int kQK5_0 = 32;
 constexpr int kQK5_1 = 32;
 constexpr int kQK8_0 = 32;
 constexpr int kQK8_1 = 32;
-constexpr int kQK_K = 256;         // super-block size of the K-quants
-constexpr int kKScaleBytes = 12;   // packed 6-bit scales and mins of Q3_K / Q4_K / Q5_K
+constexpr int kQK_K = 256;        // super-block size of the K-quants
+constexpr int kKScaleBytes = 12;  // packed 6-bit scales and mins of Q3_K / Q4_K / Q5_K
 
 using f16_t = uint16_t;  // IEEE half, stored as raw bits
 

@@ -32,17 +32,19 @@ enum class DType : uint32_t {
 };
 
 struct DTypeInfo {
-    const char* name;        // lower-case, as llama.cpp prints it: "q4_K", "f16"
-    int64_t block_elems;     // elements per block (1 for plain types)
-    size_t block_bytes;      // bytes per block
-    bool computable;         // we have dequantize + matmul kernels for it
+    const char* name;     // lower-case, as llama.cpp prints it: "q4_K", "f16"
+    int64_t block_elems;  // elements per block (1 for plain types)
+    size_t block_bytes;   // bytes per block
+    bool computable;      // we have dequantize + matmul kernels for it
 };
 
 // Info for any GGUF type id we know the layout of (including ones we cannot compute with);
 // nullopt for ids that are unknown or were removed from the format.
 std::optional<DTypeInfo> dtype_info(uint32_t gguf_type_id);
 const DTypeInfo& dtype_info(DType t);
-inline const char* dtype_name(DType t) { return dtype_info(t).name; }
+inline const char* dtype_name(DType t) {
+    return dtype_info(t).name;
+}
 std::optional<DType> dtype_from_name(std::string_view name);  // case-insensitive
 
 // Bytes of a row of n elements; n must be a multiple of the block size.

@@ -8,16 +8,20 @@ namespace citadel {
 
 const char* isa_name(Isa isa) {
     switch (isa) {
-        case Isa::kScalar: return "scalar";
-        case Isa::kAvx2: return "avx2";
-        case Isa::kAvx512: return "avx512";
+        case Isa::kScalar:
+            return "scalar";
+        case Isa::kAvx2:
+            return "avx2";
+        case Isa::kAvx512:
+            return "avx512";
     }
     return "?";
 }
 
 bool cpu_supports(Isa isa) {
     switch (isa) {
-        case Isa::kScalar: return true;
+        case Isa::kScalar:
+            return true;
         case Isa::kAvx2:
             return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
                    __builtin_cpu_supports("f16c");

@@ -28,15 +28,21 @@ using GemmFn = void (*)(int64_t n, const void* w, size_t w_row_bytes, int n_rows
 
 struct TypeKernels {
     DequantizeRowFn dequantize_row = nullptr;
-    QuantizeRowFn quantize_row = nullptr;  // this type's own quantizer (also for activations)
+    QuantizeRowFn quantize_row = nullptr;  // this type's reference quantizer (for weights)
     DType act_type = DType::F32;           // what X must be converted to before gemm
     GemmFn gemm = nullptr;
+    // How activations are converted to this type at run time, when that differs from
+    // quantize_row: llama.cpp's x86 runtime scales by 127/amax and rounds half to even, and
+    // matching it makes our logits agree with its to ~1e-14 instead of ~1e-4.
+    QuantizeRowFn quantize_act_row = nullptr;
 };
 
 // Small vector operations of the attention and of the KV cache (F16 keys and values).
 struct VecOps {
     float (*dot_f16_f32)(int64_t n, const uint16_t* a, const float* b) = nullptr;
-    void (*axpy_f16_f32)(int64_t n, float alpha, const uint16_t* x, float* y) = nullptr;  // y += a*x
+    float (*dot_f16_f16)(int64_t n, const uint16_t* a, const uint16_t* b) = nullptr;
+    void (*axpy_f16_f32)(int64_t n, float alpha, const uint16_t* x,
+                         float* y) = nullptr;  // y += a*x
     void (*f32_to_f16)(const float* src, uint16_t* dst, int64_t n) = nullptr;
 };
 
@@ -67,10 +73,10 @@ void register_vec_avx512(KernelTable& t);
 void register_float_scalar(KernelTable& t);
 void register_float_avx2(KernelTable& t);
 void register_float_avx512(KernelTable& t);
-void register_legacy_scalar(KernelTable& t);   // Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q8_1
+void register_legacy_scalar(KernelTable& t);  // Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q8_1
 void register_legacy_avx2(KernelTable& t);
 void register_legacy_avx512(KernelTable& t);
-void register_kquant_scalar(KernelTable& t);   // Q2_K Q3_K Q4_K Q5_K Q6_K Q8_K
+void register_kquant_scalar(KernelTable& t);  // Q2_K Q3_K Q4_K Q5_K Q6_K Q8_K
 void register_kquant_avx2(KernelTable& t);
 void register_kquant_avx512(KernelTable& t);
 

@@ -22,14 +22,14 @@ const uint8_t* prepare_activations(const TypeKernels& wk, const float* x, int64_
         return reinterpret_cast<const uint8_t*>(x);
     }
     const TypeKernels& ak = kernels[wk.act_type];
-    CITADEL_CHECK(ak.quantize_row != nullptr);
+    const QuantizeRowFn quantize = ak.quantize_act_row ? ak.quantize_act_row : ak.quantize_row;
+    CITADEL_CHECK(quantize != nullptr);
     const size_t rb = row_bytes(wk.act_type, n_cols);
     *x_row_bytes = rb;
     if (scratch.act.size() < rb * size_t(n_tokens)) scratch.act.resize(rb * size_t(n_tokens));
     uint8_t* act = scratch.act.data();
-    pool.parallel_for(n_tokens, [&](int64_t t, int) {
-        ak.quantize_row(x + t * n_cols, act + size_t(t) * rb, n_cols);
-    });
+    pool.parallel_for(
+        n_tokens, [&](int64_t t, int) { quantize(x + t * n_cols, act + size_t(t) * rb, n_cols); });
     return act;
 }
 

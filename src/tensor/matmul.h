@@ -21,7 +21,9 @@ struct WeightView {
     size_t row_bytes = 0;
 
     bool empty() const { return data == nullptr; }
-    const uint8_t* row(int64_t r) const { return static_cast<const uint8_t*>(data) + r * row_bytes; }
+    const uint8_t* row(int64_t r) const {
+        return static_cast<const uint8_t*>(data) + r * row_bytes;
+    }
 };
 
 // Reusable buffers of the product (activations converted to the kernel's input type).

@@ -1,12 +1,27 @@
 #include "tensor/thread_pool.h"
 
+#include <linux/futex.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 namespace citadel {
 namespace {
 
-inline void cpu_relax() { __builtin_ia32_pause(); }
+inline void cpu_relax() {
+    __builtin_ia32_pause();
+}
+
+// Sleeps while *word == expected (the kernel re-checks atomically), or until woken.
+void futex_wait(std::atomic<uint32_t>& word, uint32_t expected) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAIT_PRIVATE, expected, nullptr,
+            nullptr, 0);
+}
+
+void futex_wake_all(std::atomic<uint32_t>& word) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&word), FUTEX_WAKE_PRIVATE, INT32_MAX, nullptr,
+            nullptr, 0);
+}
 
 // Iterations a worker spins on a new generation before it sleeps (~50-100 us).
 constexpr int kSpinIterations = 20000;
@@ -26,13 +41,15 @@ int ThreadPool::default_threads() {
 ThreadPool::ThreadPool(int n_threads) {
     n_threads_ = n_threads > 0 ? n_threads : default_threads();
     workers_.reserve(size_t(n_threads_ - 1));
+    // Workers start from generation 0, whenever they get to run: a job posted before a worker
+    // first looks is still seen as new.
     for (int t = 1; t < n_threads_; ++t) workers_.emplace_back([this, t] { worker_loop(t); });
 }
 
 ThreadPool::~ThreadPool() {
     stop_.store(true);
     generation_.fetch_add(1);
-    generation_.notify_all();
+    futex_wake_all(generation_);
     for (std::thread& w : workers_) w.join();
 }
 
@@ -56,13 +73,13 @@ void ThreadPool::run(int64_t n_tasks, TaskFn fn, void* ctx) {
     next_task_.store(0, std::memory_order_relaxed);
     busy_workers_.store(n_threads_ - 1, std::memory_order_relaxed);
     generation_.fetch_add(1);  // seq_cst: pairs with the sleepers_ increment in worker_loop
-    if (sleepers_.load() > 0) generation_.notify_all();
+    if (sleepers_.load() > 0) futex_wake_all(generation_);
     drain(0);
     while (busy_workers_.load(std::memory_order_acquire) != 0) cpu_relax();
 }
 
 void ThreadPool::worker_loop(int thread) {
-    uint32_t seen = generation_.load(std::memory_order_acquire);
+    uint32_t seen = 0;
     for (;;) {
         int spins = 0;
         uint32_t now;
@@ -71,7 +88,7 @@ void ThreadPool::worker_loop(int thread) {
                 cpu_relax();
             } else {
                 sleepers_.fetch_add(1);
-                generation_.wait(seen);
+                futex_wait(generation_, seen);
                 sleepers_.fetch_sub(1);
             }
         }

@@ -11,7 +11,7 @@
 namespace citadel {
 
 class ThreadPool {
-public:
+  public:
     explicit ThreadPool(int n_threads);  // n_threads <= 0: one per core
     ~ThreadPool();
     ThreadPool(const ThreadPool&) = delete;
@@ -31,7 +31,7 @@ public:
 
     static int default_threads();
 
-private:
+  private:
     using TaskFn = void (*)(void* ctx, int64_t task, int thread);
     void run(int64_t n_tasks, TaskFn fn, void* ctx);
     void worker_loop(int thread);

@@ -347,33 +347,44 @@ inline __m512 round_away(__m512 v) {
 }
 
 // Quantizes 32 floats to int8 with d = amax / 127; returns d, stores the quant sum.
+// kRuntime: the activation form (127/amax, round half to even), see TypeKernels.
+template <bool kRuntime>
 inline float quantize_block_q8(const float* x, int8_t* qs, int* sum) {
     const __m512 v0 = _mm512_loadu_ps(x), v1 = _mm512_loadu_ps(x + 16);
     const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
     const float d = amax / 127;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    const __m512 vid = _mm512_set1_ps(id);
-    const __m512i q0 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(v0, vid)));
-    const __m512i q1 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(v1, vid)));
+    __m512i q0, q1;
+    if (kRuntime) {
+        const __m512 vid = _mm512_set1_ps(amax != 0.0f ? 127.0f / amax : 0.0f);
+        constexpr int kNearest = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+        q0 = _mm512_cvttps_epi32(_mm512_roundscale_ps(_mm512_mul_ps(v0, vid), kNearest));
+        q1 = _mm512_cvttps_epi32(_mm512_roundscale_ps(_mm512_mul_ps(v1, vid), kNearest));
+    } else {
+        const __m512 vid = _mm512_set1_ps(d != 0.0f ? 1.0f / d : 0.0f);
+        q0 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(v0, vid)));
+        q1 = _mm512_cvttps_epi32(round_away(_mm512_mul_ps(v1, vid)));
+    }
     _mm_storeu_si128(reinterpret_cast<__m128i*>(qs), _mm512_cvtepi32_epi8(q0));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(qs + 16), _mm512_cvtepi32_epi8(q1));
     *sum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
     return d;
 }
 
+template <bool kRuntime>
 void quantize_q8_0(const float* src, void* dst, int64_t n) {
     auto* b = static_cast<BlockQ8_0*>(dst);
     int sum;
     for (int64_t i = 0; i < n / kQK; ++i) {
-        b[i].d = fp32_to_fp16(quantize_block_q8(src + i * kQK, b[i].qs, &sum));
+        b[i].d = fp32_to_fp16(quantize_block_q8<kRuntime>(src + i * kQK, b[i].qs, &sum));
     }
 }
 
+template <bool kRuntime>
 void quantize_q8_1(const float* src, void* dst, int64_t n) {
     auto* b = static_cast<BlockQ8_1*>(dst);
     int sum;
     for (int64_t i = 0; i < n / kQK; ++i) {
-        const float d = quantize_block_q8(src + i * kQK, b[i].qs, &sum);
+        const float d = quantize_block_q8<kRuntime>(src + i * kQK, b[i].qs, &sum);
         b[i].d = fp32_to_fp16(d);
         b[i].s = fp32_to_fp16(float(sum) * d);
     }
@@ -387,8 +398,10 @@ void register_legacy_avx512(KernelTable& t) {
     t[DType::Q8_0].gemm = gemm<LayoutQ8_0, LayoutQ8_0, 128>;
     t[DType::Q4_1].gemm = gemm<LayoutQ4_1, LayoutQ8_1, 0>;
     t[DType::Q5_1].gemm = gemm<LayoutQ5_1, LayoutQ8_1, 0>;
-    t[DType::Q8_0].quantize_row = quantize_q8_0;
-    t[DType::Q8_1].quantize_row = quantize_q8_1;
+    t[DType::Q8_0].quantize_row = quantize_q8_0<false>;
+    t[DType::Q8_1].quantize_row = quantize_q8_1<false>;
+    t[DType::Q8_0].quantize_act_row = quantize_q8_0<true>;
+    t[DType::Q8_1].quantize_act_row = quantize_q8_1<true>;
 }
 
 }  // namespace citadel

@@ -192,26 +192,36 @@ void quantize_q5_1(const float* src, void* dst, int64_t n) {
     }
 }
 
-// d = amax / 127, q = round(x / d); returns d.
+// d = amax / 127, q = round(x / d); returns d. The reference (weights) form multiplies by
+// 1/d and rounds half away from zero; the runtime (activations) form multiplies by 127/amax
+// and rounds half to even, as llama.cpp's x86 code does.
+template <bool kRuntime>
 inline float quantize_block_q8(const float* x, int8_t* qs) {
     float amax = 0.0f;
     for (int j = 0; j < kQK; ++j) amax = std::max(amax, std::fabs(x[j]));
     const float d = amax / 127;
-    const float id = d != 0.0f ? 1.0f / d : 0.0f;
-    for (int j = 0; j < kQK; ++j) qs[j] = int8_t(std::round(x[j] * id));
+    if (kRuntime) {
+        const float id = amax != 0.0f ? 127.0f / amax : 0.0f;
+        for (int j = 0; j < kQK; ++j) qs[j] = int8_t(std::nearbyint(x[j] * id));
+    } else {
+        const float id = d != 0.0f ? 1.0f / d : 0.0f;
+        for (int j = 0; j < kQK; ++j) qs[j] = int8_t(std::round(x[j] * id));
+    }
     return d;
 }
 
+template <bool kRuntime>
 void quantize_q8_0(const float* src, void* dst, int64_t n) {
     auto* b = static_cast<BlockQ8_0*>(dst);
     for (int64_t i = 0; i < n / kQK; ++i)
-        b[i].d = fp32_to_fp16(quantize_block_q8(src + i * kQK, b[i].qs));
+        b[i].d = fp32_to_fp16(quantize_block_q8<kRuntime>(src + i * kQK, b[i].qs));
 }
 
+template <bool kRuntime>
 void quantize_q8_1(const float* src, void* dst, int64_t n) {
     auto* b = static_cast<BlockQ8_1*>(dst);
     for (int64_t i = 0; i < n / kQK; ++i) {
-        const float d = quantize_block_q8(src + i * kQK, b[i].qs);
+        const float d = quantize_block_q8<kRuntime>(src + i * kQK, b[i].qs);
         int sum = 0;
         for (int j = 0; j < kQK; ++j) sum += b[i].qs[j];
         b[i].d = fp32_to_fp16(d);
@@ -312,9 +322,11 @@ void register_legacy_scalar(KernelTable& t) {
                       gemm<MinTraits<BlockQ4_1, false>>};
     t[DType::Q5_1] = {dequantize_q5_1, quantize_q5_1, DType::Q8_1,
                       gemm<MinTraits<BlockQ5_1, true>>};
-    t[DType::Q8_0] = {dequantize_q8_0, quantize_q8_0, DType::Q8_0, gemm<Q8Traits>};
+    t[DType::Q8_0] = {dequantize_q8_0, quantize_q8_0<false>, DType::Q8_0, gemm<Q8Traits>,
+                      quantize_q8_0<true>};
     // Q8_1 is an activation format only: no gemm.
-    t[DType::Q8_1] = {dequantize_q8_1, quantize_q8_1, DType::Q8_1, nullptr};
+    t[DType::Q8_1] = {dequantize_q8_1, quantize_q8_1<false>, DType::Q8_1, nullptr,
+                      quantize_q8_1<true>};
 }
 
 }  // namespace citadel

@@ -30,6 +30,18 @@ float dot_f16_f32(int64_t n, const uint16_t* a, const float* b) {
     return sum;
 }
 
+float dot_f16_f16(int64_t n, const uint16_t* a, const uint16_t* b) {
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc0 = _mm256_fmadd_ps(load_f16x8(a + i), load_f16x8(b + i), acc0);
+        acc1 = _mm256_fmadd_ps(load_f16x8(a + i + 8), load_f16x8(b + i + 8), acc1);
+    }
+    float sum = hsum256(_mm256_add_ps(acc0, acc1));
+    for (; i < n; ++i) sum += fp16_to_fp32(a[i]) * fp16_to_fp32(b[i]);
+    return sum;
+}
+
 void axpy_f16_f32(int64_t n, float alpha, const uint16_t* x, float* y) {
     const __m256 va = _mm256_set1_ps(alpha);
     int64_t i = 0;
@@ -51,7 +63,10 @@ void f32_to_f16(const float* src, uint16_t* dst, int64_t n) {
 }  // namespace
 
 void register_vec_avx2(KernelTable& t) {
-    t.vec = {.dot_f16_f32 = dot_f16_f32, .axpy_f16_f32 = axpy_f16_f32, .f32_to_f16 = f32_to_f16};
+    t.vec = {.dot_f16_f32 = dot_f16_f32,
+             .dot_f16_f16 = dot_f16_f16,
+             .axpy_f16_f32 = axpy_f16_f32,
+             .f32_to_f16 = f32_to_f16};
 }
 
 }  // namespace citadel

@@ -27,6 +27,22 @@ float dot_f16_f32(int64_t n, const uint16_t* a, const float* b) {
     return sum;
 }
 
+float dot_f16_f16(int64_t n, const uint16_t* a, const uint16_t* b) {
+    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+    int64_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        acc0 = _mm512_fmadd_ps(load_f16x16(a + i), load_f16x16(b + i), acc0);
+        acc1 = _mm512_fmadd_ps(load_f16x16(a + i + 16), load_f16x16(b + i + 16), acc1);
+    }
+    if (i + 16 <= n) {
+        acc0 = _mm512_fmadd_ps(load_f16x16(a + i), load_f16x16(b + i), acc0);
+        i += 16;
+    }
+    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+    for (; i < n; ++i) sum += fp16_to_fp32(a[i]) * fp16_to_fp32(b[i]);
+    return sum;
+}
+
 void axpy_f16_f32(int64_t n, float alpha, const uint16_t* x, float* y) {
     const __m512 va = _mm512_set1_ps(alpha);
     int64_t i = 0;
@@ -48,7 +64,10 @@ void f32_to_f16(const float* src, uint16_t* dst, int64_t n) {
 }  // namespace
 
 void register_vec_avx512(KernelTable& t) {
-    t.vec = {.dot_f16_f32 = dot_f16_f32, .axpy_f16_f32 = axpy_f16_f32, .f32_to_f16 = f32_to_f16};
+    t.vec = {.dot_f16_f32 = dot_f16_f32,
+             .dot_f16_f16 = dot_f16_f16,
+             .axpy_f16_f32 = axpy_f16_f32,
+             .f32_to_f16 = f32_to_f16};
 }
 
 }  // namespace citadel

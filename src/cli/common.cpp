@@ -1,0 +1,53 @@
+#include "cli/common.h"
+
+#include <cstdio>
+
+namespace citadel::cli {
+
+Result<std::vector<int32_t>> parse_token_list(const std::string& text) {
+    std::vector<int32_t> out;
+    size_t start = 0;
+    while (start <= text.size()) {
+        size_t end = text.find(',', start);
+        if (end == std::string::npos) end = text.size();
+        const std::string item = text.substr(start, end - start);
+        size_t used = 0;
+        long long v = 0;
+        try {
+            v = std::stoll(item, &used);
+        } catch (...) {
+            used = 0;
+        }
+        if (item.empty() || used != item.size() || v < 0 || v > INT32_MAX) {
+            return Status::error("invalid token id '" + item +
+                                 "' in --tokens (expected "
+                                 "comma-separated non-negative integers)");
+        }
+        out.push_back(int32_t(v));
+        start = end + 1;
+    }
+    return out;
+}
+
+Result<std::shared_ptr<const Model>> open_model(const std::string& path) {
+    return load_model(path);
+}
+
+int fail(const std::string& message) {
+    std::fprintf(stderr, "citadel: %s\n", message.c_str());
+    return 1;
+}
+
+std::string format_bytes(double bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int u = 0;
+    while (bytes >= 1024.0 && u < 4) {
+        bytes /= 1024.0;
+        ++u;
+    }
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", bytes, units[u]);
+    return buf;
+}
+
+}  // namespace citadel::cli

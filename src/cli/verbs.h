@@ -1,0 +1,19 @@
+// The verbs of the `citadel` command. Each registers a subcommand and runs when chosen.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+
+namespace citadel::cli {
+
+// A registered verb: the parsed options live in the closure; run() returns the exit code.
+using VerbRunner = std::function<int()>;
+
+VerbRunner add_run(CLI::App& app);
+VerbRunner add_logits(CLI::App& app);
+VerbRunner add_bench(CLI::App& app);
+VerbRunner add_info(CLI::App& app);
+VerbRunner add_quantize(CLI::App& app);
+VerbRunner add_synth(CLI::App& app);
+
+}  // namespace citadel::cli
