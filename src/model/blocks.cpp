@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/fp16.h"
+
 namespace citadel {
 namespace {
 
@@ -30,9 +32,9 @@ void add_bias(float* rows, int64_t n_rows, const std::vector<float>& bias) {
 }
 
 // Softmax-weighted sum of V over positions 0..pos of one sequence for one query head.
-// Q is rounded to F16 and dotted with the F16 keys, as llama.cpp's CPU attention does
-// (this keeps greedy continuations identical to its); the softmax and the weighted sum of
-// V stay in F32.
+// Same arithmetic as llama.cpp's CPU flash attention, so greedy continuations match it
+// token for token: Q rounded to F16 and dotted with the F16 keys, an online softmax, and the
+// weighted sum of V kept in an F16 accumulator (rescaled when the running maximum grows).
 void attend_one(const float* q, int64_t layer, int seq, int64_t pos, int64_t kv_head,
                 const HParams& hp, ForwardState& st, AttentionScratch& scratch, float* out) {
     const VecOps& vec = st.kernels.vec;
@@ -40,23 +42,25 @@ void attend_one(const float* q, int64_t layer, int seq, int64_t pos, int64_t kv_
     const uint16_t* k0 = st.kv.k(layer, seq, 0) + kv_head * hp.head_dim;
     const uint16_t* v0 = st.kv.v(layer, seq, 0) + kv_head * hp.head_dim_v;
     uint16_t* q16 = scratch.q16.data();
-    float* scores = scratch.scores.data();
+    uint16_t* acc = scratch.acc16.data();
     vec.f32_to_f16(q, q16, hp.head_dim);
-    float max_score = -INFINITY;
+    std::fill(acc, acc + hp.head_dim_v, uint16_t(0));
+    float sum = 0.0f, max_score = -INFINITY;
     for (int64_t j = 0; j <= pos; ++j) {
-        scores[j] = vec.dot_f16_f16(hp.head_dim, k0 + j * st.kv.k_stride(), q16) * scale;
-        max_score = std::max(max_score, scores[j]);
+        const float s = vec.dot_f16_f16(hp.head_dim, k0 + j * st.kv.k_stride(), q16) * scale;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > max_score) {
+            ms = std::exp(max_score - s);
+            max_score = s;
+            vec.scale_f16(hp.head_dim_v, acc, ms);
+        } else {
+            vs = std::exp(s - max_score);
+        }
+        vec.mad_f16(hp.head_dim_v, acc, v0 + j * st.kv.v_stride(), vs);
+        sum = std::fma(sum, ms, vs);  // llama.cpp is built with FP contraction
     }
-    float sum = 0.0f;
-    for (int64_t j = 0; j <= pos; ++j) {
-        scores[j] = std::exp(scores[j] - max_score);
-        sum += scores[j];
-    }
-    const float inv = 1.0f / sum;
-    std::fill(out, out + hp.head_dim_v, 0.0f);
-    for (int64_t j = 0; j <= pos; ++j) {
-        vec.axpy_f16_f32(hp.head_dim_v, scores[j] * inv, v0 + j * st.kv.v_stride(), out);
-    }
+    const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
+    for (int64_t d = 0; d < hp.head_dim_v; ++d) out[d] = fp16_to_fp32(acc[d]) * inv;
 }
 
 // Writes this batch's K and V rows into the cache (F16).

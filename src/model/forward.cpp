@@ -82,8 +82,8 @@ ForwardState::ForwardState(const Model& model, const ForwardOptions& o)
       kernels(citadel::kernels()) {
     attention_scratch.resize(size_t(pool.size()));
     for (AttentionScratch& a : attention_scratch) {
-        a.scores.resize(size_t(kv.n_ctx()));
         a.q16.resize(size_t(model.hp.head_dim));
+        a.acc16.resize(size_t(model.hp.head_dim_v));
     }
 }
 

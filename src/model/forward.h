@@ -40,8 +40,8 @@ struct ForwardOptions {
 
 // Per-thread buffers of the attention.
 struct AttentionScratch {
-    std::vector<float> scores;  // [n_ctx]
-    std::vector<uint16_t> q16;  // [head_dim] the query head in F16
+    std::vector<uint16_t> q16;    // [head_dim] the query head in F16
+    std::vector<uint16_t> acc16;  // [head_dim_v] F16 accumulator of the weighted values
 };
 
 // Everything mutable of a forward pass: KV cache, scratch buffers, threads.

@@ -44,6 +44,9 @@ struct VecOps {
     void (*axpy_f16_f32)(int64_t n, float alpha, const uint16_t* x,
                          float* y) = nullptr;  // y += a*x
     void (*f32_to_f16)(const float* src, uint16_t* dst, int64_t n) = nullptr;
+    // F16 accumulators of the attention: y = f16(y * s) and y = f16(y + x * s) (fused).
+    void (*scale_f16)(int64_t n, uint16_t* y, float s) = nullptr;
+    void (*mad_f16)(int64_t n, uint16_t* y, const uint16_t* x, float s) = nullptr;
 };
 
 struct KernelTable {

@@ -1,6 +1,8 @@
 // AVX-512 attention vector operations.
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "core/fp16.h"
 #include "tensor/kernels.h"
 
@@ -27,20 +29,21 @@ float dot_f16_f32(int64_t n, const uint16_t* a, const float* b) {
     return sum;
 }
 
+// Same rounding as the scalar dot_f16_f16 (llama.cpp's AVX-512 build, see there).
 float dot_f16_f16(int64_t n, const uint16_t* a, const uint16_t* b) {
-    __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
-    int64_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        acc0 = _mm512_fmadd_ps(load_f16x16(a + i), load_f16x16(b + i), acc0);
-        acc1 = _mm512_fmadd_ps(load_f16x16(a + i + 16), load_f16x16(b + i + 16), acc1);
+    const int64_t n_groups = n / 64 * 64;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps()};
+    for (int64_t i = 0; i < n_groups; i += 64) {
+        for (int r = 0; r < 4; ++r) {
+            acc[r] =
+                _mm512_fmadd_ps(load_f16x16(a + i + 16 * r), load_f16x16(b + i + 16 * r), acc[r]);
+        }
     }
-    if (i + 16 <= n) {
-        acc0 = _mm512_fmadd_ps(load_f16x16(a + i), load_f16x16(b + i), acc0);
-        i += 16;
-    }
-    float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
-    for (; i < n; ++i) sum += fp16_to_fp32(a[i]) * fp16_to_fp32(b[i]);
-    return sum;
+    const __m512 v = _mm512_add_ps(_mm512_add_ps(acc[0], acc[2]), _mm512_add_ps(acc[1], acc[3]));
+    double sum = double(_mm512_reduce_add_ps(v));
+    for (int64_t i = n_groups; i < n; ++i) sum += double(fp16_to_fp32(a[i]) * fp16_to_fp32(b[i]));
+    return float(sum);
 }
 
 void axpy_f16_f32(int64_t n, float alpha, const uint16_t* x, float* y) {
@@ -61,13 +64,39 @@ void f32_to_f16(const float* src, uint16_t* dst, int64_t n) {
     for (; i < n; ++i) dst[i] = fp32_to_fp16(src[i]);
 }
 
+void scale_f16(int64_t n, uint16_t* y, float s) {
+    const __m512 vs = _mm512_set1_ps(s);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 r = _mm512_mul_ps(load_f16x16(y + i), vs);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                            _mm512_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; ++i) y[i] = fp32_to_fp16(fp16_to_fp32(y[i]) * s);
+}
+
+void mad_f16(int64_t n, uint16_t* y, const uint16_t* x, float s) {
+    const __m512 vs = _mm512_set1_ps(s);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 r = _mm512_fmadd_ps(load_f16x16(x + i), vs, load_f16x16(y + i));
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(y + i),
+                            _mm512_cvtps_ph(r, _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; ++i) {
+        y[i] = fp32_to_fp16(std::fma(fp16_to_fp32(x[i]), s, fp16_to_fp32(y[i])));
+    }
+}
+
 }  // namespace
 
 void register_vec_avx512(KernelTable& t) {
     t.vec = {.dot_f16_f32 = dot_f16_f32,
              .dot_f16_f16 = dot_f16_f16,
              .axpy_f16_f32 = axpy_f16_f32,
-             .f32_to_f16 = f32_to_f16};
+             .f32_to_f16 = f32_to_f16,
+             .scale_f16 = scale_f16,
+             .mad_f16 = mad_f16};
 }
 
 }  // namespace citadel

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs each reference check of ../shared/checks whose citadel verb exists; a check whose
+# verb is missing is reported as not yet applicable. Exits non-zero if any check fails.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+exe=${CITADEL:-build/citadel}
+checks=${SHARED_DIR:-../shared}/checks
+if [ ! -d "$checks" ]; then
+  echo "reference checks: $checks not found (the shared reference data sits beside the repo)"
+  exit 1
+fi
+status=0
+for pair in check_logits:logits check_tokenizers:tokenize check_templates:template; do
+  check=${pair%%:*}; verb=${pair##*:}
+  if ! "$exe" "$verb" --help >/dev/null 2>&1; then
+    echo "== $check: skipped (citadel has no '$verb' verb yet)"
+    continue
+  fi
+  echo "== $check"
+  CITADEL="$exe" python3 "$checks/$check.py" || status=1
+done
+exit $status

@@ -1,0 +1,102 @@
+// The citadel binary end to end: verbs, exit codes and error messages.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "test_paths.h"
+
+namespace citadel {
+namespace {
+
+struct CliRun {
+    int exit_code;
+    std::string output;  // stdout and stderr together
+};
+
+CliRun run_citadel(const std::string& args) {
+    const std::string cmd = test::citadel_binary() + " " + args + " 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buf;
+    while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+    const int status = pclose(p);
+    return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+const std::string kStories = "--tokens 1,403,407,261,378";
+
+TEST(Cli, RunGreedyJson) {
+    CliRun r = run_citadel("run -m " + test::reference_model("stories260K.gguf") + " " + kStories +
+                           " -n 8 --temp 0 --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    EXPECT_EQ(j["tokens"], (std::vector<int>{432, 383, 286, 261, 376, 298, 315, 421}));
+    EXPECT_EQ(j["text"], ", there was a little girl");
+    EXPECT_GT(j["timings"]["generate_tokens_per_s"].get<double>(), 0.0);
+}
+
+TEST(Cli, SamplingIsReproducibleWithASeed) {
+    const std::string args = "run -m " + test::reference_model("stories260K.gguf") + " " +
+                             kStories + " -n 16 --temp 0.9 --seed 42 --json";
+    CliRun a = run_citadel(args), b = run_citadel(args);
+    ASSERT_EQ(a.exit_code, 0) << a.output;
+    EXPECT_EQ(nlohmann::json::parse(a.output)["tokens"], nlohmann::json::parse(b.output)["tokens"]);
+}
+
+TEST(Cli, LogitsWritesEveryPosition) {
+    const std::string out = (std::filesystem::temp_directory_path() / "citadel_cli_l.f32").string();
+    CliRun r = run_citadel("logits -m " + test::reference_model("stories260K.gguf") + " " +
+                           kStories + " -o " + out);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    EXPECT_EQ(std::filesystem::file_size(out), 5u * 512u * sizeof(float));
+    std::filesystem::remove(out);
+}
+
+TEST(Cli, ClearErrors) {
+    CliRun missing = run_citadel("run -m /no/such/model.gguf --tokens 1,2");
+    EXPECT_EQ(missing.exit_code, 1);
+    EXPECT_NE(missing.output.find("/no/such/model.gguf"), std::string::npos) << missing.output;
+
+    const std::string junk =
+        (std::filesystem::temp_directory_path() / "citadel_junk.gguf").string();
+    std::ofstream(junk) << "definitely not a model file, just some words in a file";
+    CliRun not_gguf = run_citadel("info " + junk);
+    EXPECT_EQ(not_gguf.exit_code, 1);
+    EXPECT_NE(not_gguf.output.find("not a GGUF file"), std::string::npos) << not_gguf.output;
+    std::filesystem::remove(junk);
+
+    CliRun bad_token = run_citadel("run -m " + test::reference_model("stories260K.gguf") +
+                                   " --tokens 1,99999 -n 1");
+    EXPECT_EQ(bad_token.exit_code, 1);
+    EXPECT_NE(bad_token.output.find("token id 99999 is out of range"), std::string::npos)
+        << bad_token.output;
+
+    CliRun bad_list = run_citadel("logits -m " + test::reference_model("stories260K.gguf") +
+                                  " --tokens 1,x,3 -o /dev/null");
+    EXPECT_EQ(bad_list.exit_code, 1);
+    EXPECT_NE(bad_list.output.find("invalid token id 'x'"), std::string::npos) << bad_list.output;
+}
+
+TEST(Cli, InfoAndBench) {
+    CliRun info = run_citadel("info --json " + test::reference_model("syn-qwen3-q8_0.gguf"));
+    ASSERT_EQ(info.exit_code, 0) << info.output;
+    const auto j = nlohmann::json::parse(info.output);
+    EXPECT_EQ(j["architecture"], "qwen3");
+    EXPECT_EQ(j["head_dim"], 128);
+
+    CliRun bench = run_citadel("bench run -m " + test::reference_model("syn-llama-q4_0.gguf") +
+                               " -p 32 -n 8 -r 2 --json");
+    ASSERT_EQ(bench.exit_code, 0) << bench.output;
+    const auto b = nlohmann::json::parse(bench.output);
+    EXPECT_EQ(b["results"][0]["test"], "pp32");
+    EXPECT_EQ(b["results"][1]["test"], "tg8");
+    EXPECT_GT(b["results"][1]["tokens_per_s_median"].get<double>(), 0.0);
+}
+
+}  // namespace
+}  // namespace citadel
