@@ -21,8 +21,8 @@ int main(int argc, char** argv) {
     add(add_logits);
     add(add_bench);
     add(add_info);
-    // add(add_quantize);
-    // add(add_synth);
+    add(add_quantize);
+    add(add_synth);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
