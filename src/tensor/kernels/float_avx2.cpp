@@ -1,7 +1,13 @@
-// AVX2 GEMM for F32 / F16 / BF16 weights with F32 activations: the AVX-512 scheme with 8 lanes
-// (R rows x T tokens of accumulators, each weight vector converted once per step and reused
-// for all T tokens); a row length that is not a multiple of 8 ends in a scalar tail.
+// AVX2 kernels for F32 / F16 / BF16 weights. Activations are F32, F16 and BF16 respectively.
+//
+// GEMM: R rows x T tokens of 8-lane F32 accumulators; each step converts 8 elements of every
+// weight row to F32 once and reuses them for all T tokens. F16 / BF16 activations are widened
+// to F32 once per call, into a per-thread buffer, so the inner loop converts only weights;
+// widening is exact, so this equals the product of the two narrow values. A row length that
+// is not a multiple of 8 ends in a scalar tail.
 #include <immintrin.h>
+
+#include <vector>
 
 #include "core/fp16.h"
 #include "tensor/kernels.h"
@@ -38,6 +44,7 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
+// One register tile; x holds F32 activations.
 template <class L, int R, int T>
 void tile(int64_t n, const uint8_t* wb, size_t w_row_bytes, const uint8_t* xb, size_t x_row_bytes,
           float* out, size_t out_stride) {
@@ -80,9 +87,10 @@ void rows_all_tokens(int64_t n, const uint8_t* w, size_t w_row_bytes, const uint
     if (n_tokens - t == 1) tile<L, R, 1>(n, w, w_row_bytes, xt, x_row_bytes, ot, out_stride);
 }
 
+// GEMM with F32 activations.
 template <class L>
-void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
-          size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
+void gemm_f32_act(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                  size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
     const auto* wb = static_cast<const uint8_t*>(w);
     const auto* xb = static_cast<const uint8_t*>(x);
     int r = 0;
@@ -96,12 +104,76 @@ void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* 
     }
 }
 
+// GEMM with activations of the weight type L: widen them to F32 (exactly), then multiply.
+template <class L>
+void gemm_narrow_act(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                     size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
+    thread_local std::vector<float> wide;  // [n_tokens][stride]
+    const int64_t stride = (n + 15) / 16 * 16;
+    if (wide.size() < size_t(stride * n_tokens)) wide.resize(size_t(stride * n_tokens));
+    for (int t = 0; t < n_tokens; ++t) {
+        const auto* src =
+            reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(x) + t * x_row_bytes);
+        float* dst = wide.data() + t * stride;
+        int64_t k = 0;
+        for (; k + 8 <= n; k += 8) _mm256_storeu_ps(dst + k, L::load(src + k));
+        for (; k < n; ++k) dst[k] = L::scalar(src[k]);
+    }
+    gemm_f32_act<L>(n, w, w_row_bytes, n_rows, wide.data(), size_t(stride) * sizeof(float),
+                    n_tokens, out, out_stride);
+}
+
+// F32 -> F16 with round to nearest even, bit for bit fp32_to_fp16: vcvtps2ph keeps the top of
+// a NaN's payload, which the scalar conversion drops (it makes every NaN sign | 0x7e00).
+inline __m128i f32_to_f16x8(__m256 v) {
+    const __m128i h = _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
+    const __m128i is_nan =
+        _mm_cmpgt_epi16(_mm_and_si128(h, _mm_set1_epi16(0x7fff)), _mm_set1_epi16(0x7c00));
+    return _mm_andnot_si128(_mm_and_si128(is_nan, _mm_set1_epi16(0x01ff)), h);
+}
+
+void quantize_f16(const float* src, void* dst, int64_t n) {
+    auto* d = static_cast<uint16_t*>(dst);
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(d + i), f32_to_f16x8(_mm256_loadu_ps(src + i)));
+    }
+    for (; i < n; ++i) d[i] = fp32_to_fp16(src[i]);
+}
+
+// F32 -> BF16 as fp32_to_bf16 does it, in 32-bit lanes: round to nearest even by adding
+// 0x7fff plus the lowest kept bit; a NaN keeps its top bits and becomes quiet.
+inline __m256i f32_to_bf16x8_lanes(__m256i x) {
+    const __m256i lsb = _mm256_and_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(1));
+    const __m256i bias = _mm256_add_epi32(lsb, _mm256_set1_epi32(0x7fff));
+    const __m256i rounded = _mm256_srli_epi32(_mm256_add_epi32(x, bias), 16);
+    const __m256i quiet = _mm256_or_si256(_mm256_srli_epi32(x, 16), _mm256_set1_epi32(0x40));
+    const __m256i abs = _mm256_and_si256(x, _mm256_set1_epi32(0x7fffffff));
+    const __m256i is_nan = _mm256_cmpgt_epi32(abs, _mm256_set1_epi32(0x7f800000));
+    return _mm256_blendv_epi8(rounded, quiet, is_nan);
+}
+
+void quantize_bf16(const float* src, void* dst, int64_t n) {
+    auto* d = static_cast<uint16_t*>(dst);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m256i lo = f32_to_bf16x8_lanes(_mm256_castps_si256(_mm256_loadu_ps(src + i)));
+        const __m256i hi = f32_to_bf16x8_lanes(_mm256_castps_si256(_mm256_loadu_ps(src + i + 8)));
+        // packus works per 128-bit lane: [lo0 hi0 lo1 hi1] -> [lo0 lo1 hi0 hi1].
+        const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(lo, hi), 0xd8);
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i), packed);
+    }
+    for (; i < n; ++i) d[i] = fp32_to_bf16(src[i]);
+}
+
 }  // namespace
 
 void register_float_avx2(KernelTable& t) {
-    t[DType::F32].gemm = gemm<F32Load>;
-    t[DType::F16].gemm = gemm<F16Load>;
-    t[DType::BF16].gemm = gemm<BF16Load>;
+    t[DType::F32].gemm = gemm_f32_act<F32Load>;
+    t[DType::F16].quantize_row = quantize_f16;
+    t[DType::F16].gemm = gemm_narrow_act<F16Load>;
+    t[DType::BF16].quantize_row = quantize_bf16;
+    t[DType::BF16].gemm = gemm_narrow_act<BF16Load>;
 }
 
 }  // namespace citadel

@@ -1,17 +1,48 @@
-// AVX-512 GEMM for F32 / F16 / BF16 weights with F32 activations.
+// AVX-512 kernels for F32 / F16 / BF16 weights; activations are F32, F16 and BF16 respectively.
 //
-// A register-blocked tile of R weight rows x T tokens keeps R*T accumulators of 16 floats; each
-// step converts 16 elements of every weight row to F32 once (vcvtph2ps, or a shift for BF16)
-// and reuses them for all T tokens. For many tokens the row length is cut into chunks so that
-// the activations of a chunk stay in L2 while every row panel walks over them.
+// A register-blocked tile of R weight rows x T tokens keeps R*T accumulators of 16 floats.
+//  - F32 and F16 weights: each step converts 16 elements of every weight row to F32 once
+//    (vcvtph2ps for F16) and reuses them for all T tokens in FMAs. F16 activations are widened
+//    to F32 once per chunk into a per-thread buffer (exact), so the inner loop is the F32 one.
+//  - BF16 weights: vdpbf16ps multiplies 32 BF16 weights by 32 BF16 activations and adds the
+//    pairs of exact products to 16 F32 accumulators, as llama.cpp does on AVX512_BF16 CPUs;
+//    without AVX512_BF16 the activations are widened like F16 ones.
+// For many tokens the row length is cut into chunks so that the activations of a chunk stay
+// in L2 while every row panel walks over them.
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
+#include "core/fp16.h"
 #include "tensor/kernels.h"
 
 namespace citadel {
 namespace {
+
+// Operands of one tile call: n elements of R weight rows and of T activation rows; the
+// pointers already point at the chunk's first element.
+struct TileArgs {
+    const uint8_t* w;
+    size_t w_row_bytes;
+    const uint8_t* x;
+    size_t x_row_bytes;
+    int64_t n;
+    float* out;
+    size_t out_stride;
+    bool accumulate;  // add to out instead of overwriting it
+};
+
+template <int R, int T>
+void store(const TileArgs& a, __m512 (&acc)[R][T]) {
+    for (int t = 0; t < T; ++t) {
+        for (int r = 0; r < R; ++r) {
+            float* o = a.out + t * a.out_stride + r;
+            const float v = _mm512_reduce_add_ps(acc[r][t]);
+            *o = a.accumulate ? *o + v : v;
+        }
+    }
+}
 
 // How to load 16 (or, masked, fewer) weights as F32.
 struct F32Load {
@@ -41,139 +72,265 @@ struct BF16Load {
     }
 };
 
-// Operands of one tile call: elements [k0, k1) of R rows and T tokens.
-struct TileArgs {
-    const uint8_t* w;
-    size_t w_row_bytes;
-    const uint8_t* x;
-    size_t x_row_bytes;
-    int64_t k0, k1;
-    float* out;
-    size_t out_stride;
-    bool accumulate;  // add to out instead of overwriting it
+// Tile of weights L times F32 activations, with FMAs.
+template <class L>
+struct FmaTile {
+    static constexpr int kStep = 16;
+    template <int R, int T>
+    static void run(const TileArgs& a) {
+        const typename L::T* w[R];
+        const float* x[T];
+        for (int r = 0; r < R; ++r) {
+            w[r] = reinterpret_cast<const typename L::T*>(a.w + r * a.w_row_bytes);
+        }
+        for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const float*>(a.x + t * a.x_row_bytes);
+        __m512 acc[R][T];
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        int64_t k = 0;
+        for (; k + 16 <= a.n; k += 16) {
+            __m512 wv[R];
+            for (int r = 0; r < R; ++r) wv[r] = L::load(w[r] + k);
+            for (int t = 0; t < T; ++t) {
+                const __m512 xv = _mm512_loadu_ps(x[t] + k);
+                for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+            }
+        }
+        if (k < a.n) {
+            const __mmask16 m = __mmask16(_bzhi_u32(~0u, unsigned(a.n - k)));
+            __m512 wv[R];
+            for (int r = 0; r < R; ++r) wv[r] = L::load_tail(w[r] + k, m);
+            for (int t = 0; t < T; ++t) {
+                const __m512 xv = _mm512_maskz_loadu_ps(m, x[t] + k);
+                for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
+            }
+        }
+        store(a, acc);
+    }
 };
 
-template <class L, int R, int T>
-void tile(const TileArgs& a) {
-    const typename L::T* w[R];
-    const float* x[T];
-    for (int r = 0; r < R; ++r) {
-        w[r] = reinterpret_cast<const typename L::T*>(a.w + r * a.w_row_bytes);
-    }
-    for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const float*>(a.x + t * a.x_row_bytes);
-    __m512 acc[R][T];
-    for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
-    int64_t k = a.k0;
-    for (; k + 16 <= a.k1; k += 16) {
-        __m512 wv[R];
-        for (int r = 0; r < R; ++r) wv[r] = L::load(w[r] + k);
-        for (int t = 0; t < T; ++t) {
-            const __m512 xv = _mm512_loadu_ps(x[t] + k);
-            for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
-        }
-    }
-    if (k < a.k1) {
-        const __mmask16 m = __mmask16((1u << (a.k1 - k)) - 1);
-        __m512 wv[R];
-        for (int r = 0; r < R; ++r) wv[r] = L::load_tail(w[r] + k, m);
-        for (int t = 0; t < T; ++t) {
-            const __m512 xv = _mm512_maskz_loadu_ps(m, x[t] + k);
-            for (int r = 0; r < R; ++r) acc[r][t] = _mm512_fmadd_ps(wv[r], xv, acc[r][t]);
-        }
-    }
-    for (int t = 0; t < T; ++t) {
-        for (int r = 0; r < R; ++r) {
-            float* o = a.out + t * a.out_stride + r;
-            const float v = _mm512_reduce_add_ps(acc[r][t]);
-            *o = a.accumulate ? *o + v : v;
-        }
-    }
+inline __m512bh as_bf16x32(__m512i v) {
+    return reinterpret_cast<__m512bh&>(v);
 }
+
+// Tile of BF16 weights times BF16 activations, with vdpbf16ps (32 elements a step). Masked
+// tail loads zero both operands, so absent elements add 0 * 0.
+struct Bf16DotTile {
+    static constexpr int kStep = 32;
+    template <int R, int T>
+    static void run(const TileArgs& a) {
+        const uint16_t* w[R];
+        const uint16_t* x[T];
+        for (int r = 0; r < R; ++r)
+            w[r] = reinterpret_cast<const uint16_t*>(a.w + r * a.w_row_bytes);
+        for (int t = 0; t < T; ++t)
+            x[t] = reinterpret_cast<const uint16_t*>(a.x + t * a.x_row_bytes);
+        __m512 acc[R][T];
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) acc[r][t] = _mm512_setzero_ps();
+        int64_t k = 0;
+        for (; k + 32 <= a.n; k += 32) {
+            __m512bh wv[R];
+            for (int r = 0; r < R; ++r) wv[r] = as_bf16x32(_mm512_loadu_si512(w[r] + k));
+            for (int t = 0; t < T; ++t) {
+                const __m512bh xv = as_bf16x32(_mm512_loadu_si512(x[t] + k));
+                for (int r = 0; r < R; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], wv[r], xv);
+            }
+        }
+        if (k < a.n) {
+            const __mmask32 m = _bzhi_u32(~0u, unsigned(a.n - k));
+            __m512bh wv[R];
+            for (int r = 0; r < R; ++r) wv[r] = as_bf16x32(_mm512_maskz_loadu_epi16(m, w[r] + k));
+            for (int t = 0; t < T; ++t) {
+                const __m512bh xv = as_bf16x32(_mm512_maskz_loadu_epi16(m, x[t] + k));
+                for (int r = 0; r < R; ++r) acc[r][t] = _mm512_dpbf16_ps(acc[r][t], wv[r], xv);
+            }
+        }
+        store(a, acc);
+    }
+};
 
 constexpr int kRows = 4;    // rows per register tile
 constexpr int kTokens = 6;  // tokens per register tile
 
 // All tokens of one panel of R rows, in register tiles of kTokens.
-template <class L, int R>
+template <class K, int R>
 void panel(TileArgs a, int n_tokens) {
     int t = 0;
     for (; t + kTokens <= n_tokens; t += kTokens) {
-        tile<L, R, kTokens>(a);
+        K::template run<R, kTokens>(a);
         a.x += kTokens * a.x_row_bytes;
         a.out += kTokens * a.out_stride;
     }
     switch (n_tokens - t) {
         case 1:
-            tile<L, R, 1>(a);
+            K::template run<R, 1>(a);
             break;
         case 2:
-            tile<L, R, 2>(a);
+            K::template run<R, 2>(a);
             break;
         case 3:
-            tile<L, R, 3>(a);
+            K::template run<R, 3>(a);
             break;
         case 4:
-            tile<L, R, 4>(a);
+            K::template run<R, 4>(a);
             break;
         case 5:
-            tile<L, R, 5>(a);
+            K::template run<R, 5>(a);
             break;
         default:
             break;
     }
 }
 
-template <class L>
-void panel_rows(const TileArgs& a, int rows, int n_tokens) {
-    switch (rows) {
-        case 1:
-            panel<L, 1>(a, n_tokens);
-            break;
-        case 2:
-            panel<L, 2>(a, n_tokens);
-            break;
-        case 3:
-            panel<L, 3>(a, n_tokens);
-            break;
-        default:
-            panel<L, 4>(a, n_tokens);
-            break;
-    }
-}
-
-// Chunk of the row length whose activations (all tokens) stay in L2.
-constexpr int64_t kChunkBytes = 512 * 1024;
-
-template <class L>
-void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
-          size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
-    int64_t chunk = kChunkBytes / (int64_t(sizeof(float)) * n_tokens);
-    chunk = std::max<int64_t>(256, chunk / 16 * 16);
-    const int64_t n_chunks = (n + chunk - 1) / chunk;
-    chunk = (n / n_chunks + 15) / 16 * 16;  // balanced chunks
-    for (int64_t k0 = 0; k0 < n; k0 += chunk) {
-        for (int r0 = 0; r0 < n_rows; r0 += kRows) {
-            TileArgs a{static_cast<const uint8_t*>(w) + r0 * w_row_bytes,
-                       w_row_bytes,
-                       static_cast<const uint8_t*>(x),
-                       x_row_bytes,
-                       k0,
-                       std::min(n, k0 + chunk),
-                       out + r0,
-                       out_stride,
-                       k0 > 0};
-            panel_rows<L>(a, std::min(kRows, n_rows - r0), n_tokens);
+// All rows and tokens of one chunk, in panels of kRows rows.
+template <class K>
+void chunk_all_rows(TileArgs a, int n_rows, int n_tokens) {
+    for (int r0 = 0; r0 < n_rows; r0 += kRows) {
+        switch (std::min(kRows, n_rows - r0)) {
+            case 1:
+                panel<K, 1>(a, n_tokens);
+                break;
+            case 2:
+                panel<K, 2>(a, n_tokens);
+                break;
+            case 3:
+                panel<K, 3>(a, n_tokens);
+                break;
+            default:
+                panel<K, 4>(a, n_tokens);
+                break;
         }
+        a.w += kRows * a.w_row_bytes;
+        a.out += kRows;
+    }
+}
+
+// Length of the chunks of the row length whose activations (all tokens, act_bytes each) stay
+// in L2: a multiple of the step, balanced so the last chunk is not a sliver.
+int64_t chunk_length(int64_t n, int n_tokens, int act_bytes) {
+    constexpr int64_t kChunkBytes = 512 * 1024;
+    int64_t chunk = std::max<int64_t>(256, kChunkBytes / (int64_t(act_bytes) * n_tokens));
+    const int64_t n_chunks = (n + chunk - 1) / chunk;
+    return (n / n_chunks + 31) / 32 * 32;
+}
+
+// GEMM whose activations go to the tile as they are (F32 for F32, BF16 for vdpbf16ps).
+template <class K, class W, class X>
+void gemm_direct(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                 size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
+    const int64_t chunk = chunk_length(n, n_tokens, sizeof(X));
+    for (int64_t k0 = 0; k0 < n; k0 += chunk) {
+        const TileArgs a{static_cast<const uint8_t*>(w) + k0 * sizeof(W),
+                         w_row_bytes,
+                         static_cast<const uint8_t*>(x) + k0 * sizeof(X),
+                         x_row_bytes,
+                         std::min(chunk, n - k0),
+                         out,
+                         out_stride,
+                         k0 > 0};
+        chunk_all_rows<K>(a, n_rows, n_tokens);
+    }
+}
+
+// GEMM of L weights and activations of the same 16-bit type: each chunk of the activations
+// is widened to F32 (exactly) into a per-thread buffer, then multiplied with FMAs. Chunks are
+// half the size of the direct kernel's (the buffer is written just before every panel reads
+// it), and buffer rows are padded by 16 floats so that T rows do not share L1 sets.
+template <class L>
+void gemm_widened(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                  size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
+    thread_local std::vector<float> wide;  // [n_tokens][stride]
+    const int64_t chunk = chunk_length(n, n_tokens, 2 * sizeof(float));
+    const int64_t stride = chunk + 16;
+    if (wide.size() < size_t(stride * n_tokens)) wide.resize(size_t(stride * n_tokens));
+    for (int64_t k0 = 0; k0 < n; k0 += chunk) {
+        const int64_t len = std::min(chunk, n - k0);
+        for (int t = 0; t < n_tokens; ++t) {
+            const auto* src = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(x) +
+                                                                t * x_row_bytes) +
+                              k0;
+            float* dst = wide.data() + t * stride;
+            int64_t k = 0;
+            for (; k + 16 <= len; k += 16) _mm512_storeu_ps(dst + k, L::load(src + k));
+            if (k < len) {
+                const __mmask16 m = __mmask16(_bzhi_u32(~0u, unsigned(len - k)));
+                _mm512_mask_storeu_ps(dst + k, m, L::load_tail(src + k, m));
+            }
+        }
+        const TileArgs a{static_cast<const uint8_t*>(w) + k0 * sizeof(uint16_t),
+                         w_row_bytes,
+                         reinterpret_cast<const uint8_t*>(wide.data()),
+                         size_t(stride) * sizeof(float),
+                         len,
+                         out,
+                         out_stride,
+                         k0 > 0};
+        chunk_all_rows<FmaTile<L>>(a, n_rows, n_tokens);
+    }
+}
+
+// F32 -> F16 with round to nearest even, bit for bit fp32_to_fp16: vcvtps2ph keeps the top of
+// a NaN's payload, which the scalar conversion drops (it makes every NaN sign | 0x7e00).
+inline __m256i f32_to_f16x16(__m512 v) {
+    const __m256i h = _mm512_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT);
+    const __mmask16 is_nan = _mm256_cmpgt_epi16_mask(_mm256_and_si256(h, _mm256_set1_epi16(0x7fff)),
+                                                     _mm256_set1_epi16(0x7c00));
+    return _mm256_mask_blend_epi16(is_nan, h,
+                                   _mm256_and_si256(h, _mm256_set1_epi16(int16_t(0xfe00))));
+}
+
+void quantize_f16(const float* src, void* dst, int64_t n) {
+    auto* d = static_cast<uint16_t*>(dst);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i),
+                            f32_to_f16x16(_mm512_loadu_ps(src + i)));
+    }
+    if (i < n) {
+        const __mmask16 m = __mmask16(_bzhi_u32(~0u, unsigned(n - i)));
+        _mm256_mask_storeu_epi16(d + i, m, f32_to_f16x16(_mm512_maskz_loadu_ps(m, src + i)));
+    }
+}
+
+// F32 -> BF16 as fp32_to_bf16 does it (vcvtneps2bf16 would flush subnormals to zero): round
+// to nearest even by adding 0x7fff plus the lowest kept bit; a NaN keeps its top bits, quiet.
+inline __m256i f32_to_bf16x16(__m512 v) {
+    const __m512i x = _mm512_castps_si512(v);
+    const __m512i high = _mm512_srli_epi32(x, 16);
+    const __m512i bias =
+        _mm512_add_epi32(_mm512_and_si512(high, _mm512_set1_epi32(1)), _mm512_set1_epi32(0x7fff));
+    const __m512i rounded = _mm512_srli_epi32(_mm512_add_epi32(x, bias), 16);
+    const __m512i quiet = _mm512_or_si512(high, _mm512_set1_epi32(0x40));
+    const __m512i abs = _mm512_and_si512(x, _mm512_set1_epi32(0x7fffffff));
+    const __mmask16 is_nan = _mm512_cmpgt_epi32_mask(abs, _mm512_set1_epi32(0x7f800000));
+    return _mm512_cvtepi32_epi16(_mm512_mask_blend_epi32(is_nan, rounded, quiet));
+}
+
+void quantize_bf16(const float* src, void* dst, int64_t n) {
+    auto* d = static_cast<uint16_t*>(dst);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + i),
+                            f32_to_bf16x16(_mm512_loadu_ps(src + i)));
+    }
+    if (i < n) {
+        const __mmask16 m = __mmask16(_bzhi_u32(~0u, unsigned(n - i)));
+        _mm256_mask_storeu_epi16(d + i, m, f32_to_bf16x16(_mm512_maskz_loadu_ps(m, src + i)));
     }
 }
 
 }  // namespace
 
 void register_float_avx512(KernelTable& t) {
-    t[DType::F32].gemm = gemm<F32Load>;
-    t[DType::F16].gemm = gemm<F16Load>;
-    t[DType::BF16].gemm = gemm<BF16Load>;
+    t[DType::F32].gemm = gemm_direct<FmaTile<F32Load>, float, float>;
+    t[DType::F16].quantize_row = quantize_f16;
+    t[DType::F16].gemm = gemm_widened<F16Load>;
+    t[DType::BF16].quantize_row = quantize_bf16;
+    // vdpbf16ps needs AVX512_BF16, which the AVX-512 table does not otherwise require.
+    t[DType::BF16].gemm = __builtin_cpu_supports("avx512bf16")
+                              ? gemm_direct<Bf16DotTile, uint16_t, uint16_t>
+                              : gemm_widened<BF16Load>;
 }
 
 }  // namespace citadel
