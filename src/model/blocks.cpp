@@ -18,8 +18,9 @@ void apply_rope(float* heads, int64_t n_heads, int64_t head_dim, int64_t n_rot, 
             const int64_t a = mode == RopeMode::kNormal ? 2 * i : i;
             const int64_t b = mode == RopeMode::kNormal ? 2 * i + 1 : i + half;
             const float x0 = x[a], x1 = x[b];
-            x[a] = x0 * cos_t[i] - x1 * sin_t[i];
-            x[b] = x0 * sin_t[i] + x1 * cos_t[i];
+            // The fused forms llama.cpp's build produces (FP contraction), to the bit.
+            x[a] = std::fma(x0, cos_t[i], -(x1 * sin_t[i]));
+            x[b] = std::fma(x0, sin_t[i], x1 * cos_t[i]);
         }
     }
 }

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "core/fp16.h"
 #include "tensor/blocks.h"
@@ -297,6 +298,24 @@ struct Q8Traits {
     }
 };
 
+// Q8_0 x Q8_0 with llama.cpp's x86 rounding, to the bit: eight float lanes, lane j
+// accumulating fma(d_w * d_x, sum of products of bytes 4j..4j+3) block by block, then summed
+// as hsum_float_8 does. Greedy continuations of Q8_0 models then match llama.cpp's exactly.
+float dot_row_q8_0(int64_t n, const BlockQ8_0* w, const BlockQ8_0* x) {
+    float lanes[8] = {};
+    for (int64_t i = 0; i < n / kQK; ++i) {
+        const float d = fp16_to_fp32(w[i].d) * fp16_to_fp32(x[i].d);
+        for (int j = 0; j < 8; ++j) {
+            int sum = 0;
+            for (int k = 4 * j; k < 4 * j + 4; ++k) sum += int(w[i].qs[k]) * int(x[i].qs[k]);
+            lanes[j] = std::fma(d, float(sum), lanes[j]);
+        }
+    }
+    float half[4];
+    for (int j = 0; j < 4; ++j) half[j] = lanes[j + 4] + lanes[j];
+    return (half[0] + half[2]) + (half[1] + half[3]);
+}
+
 template <class Traits>
 void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
           size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
@@ -306,7 +325,11 @@ void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* 
         const auto* xr = reinterpret_cast<const typename Traits::Act*>(xb + t * x_row_bytes);
         for (int r = 0; r < n_rows; ++r) {
             const auto* wr = reinterpret_cast<const typename Traits::Block*>(wb + r * w_row_bytes);
-            out[t * out_stride + r] = dot_row<Traits>(n, wr, xr);
+            if constexpr (std::is_same_v<Traits, Q8Traits>) {
+                out[t * out_stride + r] = dot_row_q8_0(n, wr, xr);
+            } else {
+                out[t * out_stride + r] = dot_row<Traits>(n, wr, xr);
+            }
         }
     }
 }
