@@ -70,6 +70,7 @@ KernelTable build_table(Isa isa) {
         register_vec_avx512(t);
         register_float_avx512(t);
         register_legacy_avx512(t);
+        register_q8_0_avx512(t);
         register_kquant_avx512(t);
     }
     return t;

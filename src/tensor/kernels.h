@@ -79,6 +79,7 @@ void register_float_avx512(KernelTable& t);
 void register_legacy_scalar(KernelTable& t);  // Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q8_1
 void register_legacy_avx2(KernelTable& t);
 void register_legacy_avx512(KernelTable& t);
+void register_q8_0_avx512(KernelTable& t);    // llama.cpp-exact Q8_0 (after legacy)
 void register_kquant_scalar(KernelTable& t);  // Q2_K Q3_K Q4_K Q5_K Q6_K Q8_K
 void register_kquant_avx2(KernelTable& t);
 void register_kquant_avx512(KernelTable& t);
