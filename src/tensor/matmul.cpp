@@ -10,7 +10,9 @@ namespace {
 // Tile sizes: a tile of W (rows x n_cols) and of X (tokens x n_cols) stay in L2 while the
 // kernel reuses them. Decode (one token) uses short row tiles so both threads get work.
 constexpr int64_t kRowTile = 64;
-constexpr int64_t kRowTileDecode = 16;
+constexpr int64_t kRowTileDecodeMin = 16;
+constexpr int64_t kRowTileDecodeMax = 512;
+constexpr int64_t kDecodeTasksPerThread = 4;
 constexpr int64_t kTokenTile = 64;
 
 // Converts the activations to the kernel's input type, one row per task.
@@ -33,6 +35,13 @@ const uint8_t* prepare_activations(const TypeKernels& wk, const float* x, int64_
     return act;
 }
 
+// Decoding streams each weight once: long contiguous runs of rows per task keep the
+// hardware prefetchers busy, while about 8 tasks per thread still balance the load.
+int64_t decode_row_tile(int64_t n_rows, int n_threads) {
+    const int64_t per_task = n_rows / (int64_t(n_threads) * kDecodeTasksPerThread);
+    return std::clamp<int64_t>(per_task / 16 * 16, kRowTileDecodeMin, kRowTileDecodeMax);
+}
+
 }  // namespace
 
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
@@ -43,7 +52,7 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, Thr
     const uint8_t* act =
         prepare_activations(wk, x, n_tokens, w.n_cols, &x_row_bytes, pool, scratch, kernels);
 
-    const int64_t row_tile = n_tokens == 1 ? kRowTileDecode : kRowTile;
+    const int64_t row_tile = n_tokens == 1 ? decode_row_tile(w.n_rows, pool.size()) : kRowTile;
     const int64_t n_row_tiles = (w.n_rows + row_tile - 1) / row_tile;
     const int64_t n_token_tiles = (n_tokens + kTokenTile - 1) / kTokenTile;
     // Consecutive tasks share a row tile, so a thread reuses the weights it just loaded.

@@ -40,12 +40,16 @@ __m512i join(__m256i lo, __m256i hi) {
     return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
 }
 
-__m512 join(__m256 lo, __m256 hi) {
-    return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+// F16 scale to float with F16C (exact, as fp16_to_fp32).
+inline float h2f(f16_t d) {
+    return _cvtsh_ss(d);
 }
 
-__m256 broadcast_d(f16_t d) {
-    return _mm256_set1_ps(fp16_to_fp32(d));
+// [a x 8 | b x 8] as floats.
+__m512 broadcast_d_pair(f16_t a, f16_t b) {
+    const __m256i h = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_set1_epi16(short(a))),
+                                              _mm_set1_epi16(short(b)), 1);
+    return _mm512_cvtph_ps(h);
 }
 
 // Token t and t2 (t2 may repeat t for an odd tail) of every block, packed for the kernel.
@@ -55,7 +59,7 @@ void pack_pair(const BlockQ8_0* a, const BlockQ8_0* b, int64_t nb, PairBlock* ou
         const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b[i].qs));
         out[i].x = join(xa, xb);
         out[i].start = join(vnni_start(a[i].qs), vnni_start(b[i].qs));
-        out[i].dx = join(broadcast_d(a[i].d), broadcast_d(b[i].d));
+        out[i].dx = broadcast_d_pair(a[i].d, b[i].d);
     }
 }
 
@@ -82,7 +86,7 @@ void tile_tokens(int64_t nb, const BlockQ8_0* const* w, const PairBlock* const* 
         for (int r = 0; r < kRows; ++r) {
             const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][i].qs));
             const __m512i wu = _mm512_xor_si512(_mm512_broadcast_i64x4(wq), flip);
-            const __m512 dw = _mm512_set1_ps(fp16_to_fp32(w[r][i].d));
+            const __m512 dw = _mm512_set1_ps(h2f(w[r][i].d));
             for (int p = 0; p < kPairs; ++p) {
                 const PairBlock& xb = x[p][i];
                 const __m512i dot = _mm512_dpbusd_epi32(xb.start, wu, xb.x);
@@ -159,14 +163,17 @@ void gemm_rows(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, cons
             const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
             const __m512i xx = _mm512_broadcast_i64x4(xq);
             const __m512i start = _mm512_broadcast_i64x4(vnni_start(x[i].qs));
-            const __m512 dx = _mm512_set1_ps(fp16_to_fp32(x[i].d));
+            const __m512 dx = _mm512_set1_ps(h2f(x[i].d));
             for (int q = 0; q < 4; ++q) {
                 const BlockQ8_0& a = wr[2 * q][i];
                 const BlockQ8_0& b = wr[2 * q + 1][i];
+                // The next eight rows follow these in memory: fetch them while computing.
+                _mm_prefetch(reinterpret_cast<const char*>(&a) + 8 * w_row_bytes, _MM_HINT_T0);
+                _mm_prefetch(reinterpret_cast<const char*>(&b) + 8 * w_row_bytes, _MM_HINT_T0);
                 const __m512i wq = join(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs)),
                                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)));
                 const __m512i dot = _mm512_dpbusd_epi32(start, _mm512_xor_si512(wq, flip), xx);
-                const __m512 d = _mm512_mul_ps(join(broadcast_d(a.d), broadcast_d(b.d)), dx);
+                const __m512 d = _mm512_mul_ps(broadcast_d_pair(a.d, b.d), dx);
                 acc[q] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[q]);
             }
         }
