@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <cmath>
 
-#include "core/fp16.h"
-
 namespace citadel {
 namespace {
 
@@ -30,38 +28,6 @@ void add_bias(float* rows, int64_t n_rows, const std::vector<float>& bias) {
     for (int64_t t = 0; t < n_rows; ++t) {
         for (int64_t i = 0; i < n; ++i) rows[t * n + i] += bias[size_t(i)];
     }
-}
-
-// Softmax-weighted sum of V over positions 0..pos of one sequence for one query head.
-// Same arithmetic as llama.cpp's CPU flash attention, so greedy continuations match it
-// token for token: Q rounded to F16 and dotted with the F16 keys, an online softmax, and the
-// weighted sum of V kept in an F16 accumulator (rescaled when the running maximum grows).
-void attend_one(const float* q, int64_t layer, int seq, int64_t pos, int64_t kv_head,
-                const HParams& hp, ForwardState& st, AttentionScratch& scratch, float* out) {
-    const VecOps& vec = st.kernels.vec;
-    const float scale = 1.0f / std::sqrt(float(hp.head_dim));
-    const uint16_t* k0 = st.kv.k(layer, seq, 0) + kv_head * hp.head_dim;
-    const uint16_t* v0 = st.kv.v(layer, seq, 0) + kv_head * hp.head_dim_v;
-    uint16_t* q16 = scratch.q16.data();
-    uint16_t* acc = scratch.acc16.data();
-    vec.f32_to_f16(q, q16, hp.head_dim);
-    std::fill(acc, acc + hp.head_dim_v, uint16_t(0));
-    float sum = 0.0f, max_score = -INFINITY;
-    for (int64_t j = 0; j <= pos; ++j) {
-        const float s = vec.dot_f16_f16(hp.head_dim, k0 + j * st.kv.k_stride(), q16) * scale;
-        float ms = 1.0f, vs = 1.0f;
-        if (s > max_score) {
-            ms = std::exp(max_score - s);
-            max_score = s;
-            vec.scale_f16(hp.head_dim_v, acc, ms);
-        } else {
-            vs = std::exp(s - max_score);
-        }
-        vec.mad_f16(hp.head_dim_v, acc, v0 + j * st.kv.v_stride(), vs);
-        sum = std::fma(sum, ms, vs);  // llama.cpp is built with FP contraction
-    }
-    const float inv = sum == 0.0f ? 0.0f : 1.0f / sum;
-    for (int64_t d = 0; d < hp.head_dim_v; ++d) out[d] = fp16_to_fp32(acc[d]) * inv;
 }
 
 // Writes this batch's K and V rows into the cache (F16).
@@ -156,15 +122,7 @@ void attention_block(LayerContext& ctx, const LayerWeights& l, const AttentionOp
     const int64_t T = ctx.n_tokens;
     project_qkv(ctx, l, opt);
     store_kv(ctx);
-    const int64_t group = hp.n_head / hp.n_head_kv;
-    const int64_t out_dim = hp.n_head * hp.head_dim_v;
-    st.pool.parallel_for(T * hp.n_head, [&](int64_t task, int thread) {
-        const int64_t t = task / hp.n_head, h = task % hp.n_head;
-        attend_one(&st.q[size_t(t * hp.q_dim() + h * hp.head_dim)], ctx.layer,
-                   ctx.batch.seq_ids[size_t(t)], ctx.batch.positions[size_t(t)], h / group, hp, st,
-                   st.attention_scratch[size_t(thread)],
-                   &st.attn[size_t(t * out_dim + h * hp.head_dim_v)]);
-    });
+    attend(ctx);
     matmul(l.wo, st.attn.data(), T, st.xn.data(), st.pool, st.matmul_scratch, st.kernels);
     add_rows(st.x.data(), st.xn.data(), T * hp.n_embd);
 }

@@ -19,6 +19,10 @@ struct AttentionOptions {
 // x += Wo · attention(RoPE(Wq·norm(x)), RoPE(Wk·norm(x)), Wv·norm(x)), causal, GQA.
 void attention_block(LayerContext& ctx, const LayerWeights& l, const AttentionOptions& opt);
 
+// st.attn = softmax(Q K^T / sqrt(head_dim)) V for every token and head of the batch, causal,
+// over the sequence's cached keys and values (attention.cpp).
+void attend(LayerContext& ctx);
+
 // x += Wdown · (silu(Wgate·norm(x)) * Wup·norm(x)).
 void gated_ffn_block(LayerContext& ctx, const LayerWeights& l);
 

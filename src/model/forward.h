@@ -42,6 +42,7 @@ struct ForwardOptions {
 struct AttentionScratch {
     std::vector<uint16_t> q16;    // [head_dim] the query head in F16
     std::vector<uint16_t> acc16;  // [head_dim_v] F16 accumulator of the weighted values
+    std::vector<float> tile;      // scratch of the tiled (prompt) attention kernel
 };
 
 // Everything mutable of a forward pass: KV cache, scratch buffers, threads.

@@ -57,6 +57,7 @@ KernelTable build_table(Isa isa) {
     KernelTable t;
     t.isa = isa;
     register_vec_scalar(t);
+    register_attention_scalar(t);
     register_float_scalar(t);
     register_legacy_scalar(t);
     register_kquant_scalar(t);
@@ -68,6 +69,7 @@ KernelTable build_table(Isa isa) {
     }
     if (isa == Isa::kAvx512) {
         register_vec_avx512(t);
+        register_attention_avx512(t);
         register_float_avx512(t);
         register_legacy_avx512(t);
         register_q8_0_avx512(t);

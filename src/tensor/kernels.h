@@ -49,10 +49,37 @@ struct VecOps {
     void (*mad_f16)(int64_t n, uint16_t* y, const uint16_t* x, float s) = nullptr;
 };
 
+// Causal attention of a tile of up to kAttentionTileQ query rows of one head: the queries sit
+// at consecutive positions q_pos0, q_pos0 + 1, ... of one sequence and attend to that
+// sequence's keys and values 0..their own position (F16 rows, stride in elements). F32
+// arithmetic throughout (the prompt-sized path; decode uses VecOps for llama.cpp's rounding).
+constexpr int kAttentionTileQ = 16;
+struct AttentionTile {
+    const float* q;  // [n_q][q_stride]
+    size_t q_stride;
+    int64_t n_q;
+    int64_t q_pos0;
+    const uint16_t* k;  // key of position j at k + j * k_stride
+    size_t k_stride;
+    const uint16_t* v;  // value of position j at v + j * v_stride
+    size_t v_stride;
+    int64_t head_dim;
+    int64_t head_dim_v;
+    float scale;
+    float* out;  // [n_q][out_stride]
+    size_t out_stride;
+    float* scratch;  // attention_scratch_floats(head_dim, head_dim_v) floats, 64-byte aligned
+};
+using AttentionTileFn = void (*)(const AttentionTile& a);
+inline size_t attention_scratch_floats(int64_t head_dim, int64_t head_dim_v) {
+    return size_t(16 * head_dim + 16 * head_dim_v + kAttentionTileQ * (head_dim_v + 48) + 64);
+}
+
 struct KernelTable {
     Isa isa = Isa::kScalar;
     TypeKernels types[40];  // indexed by GGUF type id
     VecOps vec;
+    AttentionTileFn attention_tile = nullptr;
 
     const TypeKernels& operator[](DType t) const { return types[static_cast<uint32_t>(t)]; }
     TypeKernels& operator[](DType t) { return types[static_cast<uint32_t>(t)]; }
@@ -73,6 +100,8 @@ const KernelTable& kernels();
 void register_vec_scalar(KernelTable& t);
 void register_vec_avx2(KernelTable& t);
 void register_vec_avx512(KernelTable& t);
+void register_attention_scalar(KernelTable& t);
+void register_attention_avx512(KernelTable& t);
 void register_float_scalar(KernelTable& t);
 void register_float_avx2(KernelTable& t);
 void register_float_avx512(KernelTable& t);

@@ -1,0 +1,92 @@
+// The prompt-path attention tile of every ISA against a double-precision reference.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "core/fp16.h"
+#include "tensor/kernels.h"
+
+namespace citadel {
+namespace {
+
+struct Case {
+    int64_t head_dim, head_dim_v, n_q, q_pos0;
+};
+
+void reference(const AttentionTile& a, std::vector<double>& out) {
+    out.assign(size_t(a.n_q * a.head_dim_v), 0.0);
+    for (int64_t i = 0; i < a.n_q; ++i) {
+        const int64_t pos = a.q_pos0 + i;
+        std::vector<double> s(size_t(pos + 1));
+        double m = -INFINITY;
+        for (int64_t j = 0; j <= pos; ++j) {
+            double dot = 0;
+            for (int64_t d = 0; d < a.head_dim; ++d) {
+                dot += double(a.q[i * a.q_stride + d]) * fp16_to_fp32(a.k[j * a.k_stride + d]);
+            }
+            s[size_t(j)] = dot * a.scale;
+            m = std::max(m, s[size_t(j)]);
+        }
+        double sum = 0;
+        for (double& x : s) sum += (x = std::exp(x - m));
+        for (int64_t j = 0; j <= pos; ++j) {
+            for (int64_t d = 0; d < a.head_dim_v; ++d) {
+                out[size_t(i * a.head_dim_v + d)] +=
+                    s[size_t(j)] / sum * fp16_to_fp32(a.v[j * a.v_stride + d]);
+            }
+        }
+    }
+}
+
+TEST(AttentionTile, EveryIsaMatchesReference) {
+    std::mt19937 rng(7);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    const Case cases[] = {{64, 64, 16, 0}, {64, 64, 16, 40}, {128, 128, 7, 100}, {16, 16, 1, 0},
+                          {8, 8, 5, 3},    {64, 64, 13, 17}, {128, 64, 16, 250}};
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+        if (!cpu_supports(isa)) continue;
+        for (const Case& c : cases) {
+            const int64_t n_kv = c.q_pos0 + c.n_q, kv_stride = c.head_dim * 2 + 3;
+            std::vector<float> q(size_t(c.n_q * c.head_dim * 3));
+            std::vector<uint16_t> k(size_t(n_kv * kv_stride)), v(size_t(n_kv * kv_stride));
+            for (float& x : q) x = dist(rng);
+            for (uint16_t& x : k) x = fp32_to_fp16(dist(rng));
+            for (uint16_t& x : v) x = fp32_to_fp16(dist(rng));
+            std::vector<float> out(size_t(c.n_q * c.head_dim_v * 2), NAN);
+            std::vector<float> scratch(attention_scratch_floats(c.head_dim, c.head_dim_v) + 16);
+            float* aligned =
+                scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64 / 4;
+            const AttentionTile a{.q = q.data(),
+                                  .q_stride = size_t(c.head_dim * 3),
+                                  .n_q = c.n_q,
+                                  .q_pos0 = c.q_pos0,
+                                  .k = k.data(),
+                                  .k_stride = size_t(kv_stride),
+                                  .v = v.data() + 1,
+                                  .v_stride = size_t(kv_stride),
+                                  .head_dim = c.head_dim,
+                                  .head_dim_v = c.head_dim_v,
+                                  .scale = 1.0f / std::sqrt(float(c.head_dim)),
+                                  .out = out.data(),
+                                  .out_stride = size_t(c.head_dim_v * 2),
+                                  .scratch = aligned};
+            kernel_table(isa).attention_tile(a);
+            std::vector<double> want;
+            reference(a, want);
+            for (int64_t i = 0; i < c.n_q; ++i) {
+                for (int64_t d = 0; d < c.head_dim_v; ++d) {
+                    ASSERT_NEAR(out[size_t(i * c.head_dim_v * 2 + d)],
+                                want[size_t(i * c.head_dim_v + d)], 2e-5)
+                        << isa_name(isa) << " hd " << c.head_dim << " i " << i << " d " << d;
+                }
+                EXPECT_TRUE(std::isnan(out[size_t(i * c.head_dim_v * 2 + c.head_dim_v)]))
+                    << "wrote past the head";
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace citadel
