@@ -199,10 +199,11 @@ struct RawWeights {
     const uint8_t* rows[4];
     const uint8_t* tails[4];
     int64_t full_groups;
+    size_t prefetch_ahead;  // the same group of the next four rows (they follow in memory)
     WeightGroup get(int r, int64_t g) const {
         if (g < full_groups) {
             const uint8_t* p = rows[r] + g * L::group_bytes;
-            _mm_prefetch(reinterpret_cast<const char*>(p) + 1024, _MM_HINT_T0);
+            _mm_prefetch(reinterpret_cast<const char*>(p) + prefetch_ahead, _MM_HINT_T0);
             return decode_weights<L>(p);
         }
         return decode_weights<L>(tails[r]);
@@ -317,6 +318,7 @@ void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* 
         const int rows = n_rows - r0 < 4 ? n_rows - r0 : 4;
         RawWeights<L> raw{};
         raw.full_groups = full_groups;
+        raw.prefetch_ahead = 4 * w_row_bytes;
         for (int r = 0; r < 4; ++r) {
             raw.rows[r] = wb + size_t(r0 + (r < rows ? r : 0)) * w_row_bytes;
             raw.tails[r] =
