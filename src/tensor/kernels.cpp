@@ -1,5 +1,7 @@
 #include "tensor/kernels.h"
 
+#include <cpuid.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,13 +20,23 @@ const char* isa_name(Isa isa) {
     return "?";
 }
 
+namespace {
+
+// F16C through CPUID leaf 1 (ECX bit 29): not every compiler's __builtin_cpu_supports knows it.
+bool has_f16c() {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    return __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & (1u << 29)) != 0;
+}
+
+}  // namespace
+
 bool cpu_supports(Isa isa) {
     switch (isa) {
         case Isa::kScalar:
             return true;
         case Isa::kAvx2:
             return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                   __builtin_cpu_supports("f16c");
+                   has_f16c();
         case Isa::kAvx512:
             return cpu_supports(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&

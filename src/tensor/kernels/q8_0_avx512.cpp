@@ -20,6 +20,8 @@ namespace citadel {
 namespace {
 
 constexpr int kQK = kQK8_0;
+// Software prefetch distance of the decode kernel (measured best on Zen: ~8-16 KB ahead).
+constexpr size_t kPrefetchBytes = 8192;
 
 // Activations of two tokens for one block: both tokens' bytes side by side, the VNNI start
 // values (-128 x lane sums) and the activation scales, each spread over its 8 lanes.
@@ -150,6 +152,10 @@ void gemm_rows(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, cons
                float* out) {
     const int64_t nb = n / kQK;
     const __m512i flip = _mm512_set1_epi8(char(0x80));
+    // Prefetch distance: whole groups of 8 rows, at least kPrefetchBytes ahead.
+    const size_t group_bytes = 8 * w_row_bytes;
+    const size_t ahead =
+        std::max<size_t>(1, (kPrefetchBytes + group_bytes - 1) / group_bytes) * group_bytes;
     for (int r0 = 0; r0 < n_rows; r0 += 8) {
         const int rows = std::min(8, n_rows - r0);
         const BlockQ8_0* wr[8];
@@ -167,9 +173,9 @@ void gemm_rows(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, cons
             for (int q = 0; q < 4; ++q) {
                 const BlockQ8_0& a = wr[2 * q][i];
                 const BlockQ8_0& b = wr[2 * q + 1][i];
-                // The next eight rows follow these in memory: fetch them while computing.
-                _mm_prefetch(reinterpret_cast<const char*>(&a) + 8 * w_row_bytes, _MM_HINT_T0);
-                _mm_prefetch(reinterpret_cast<const char*>(&b) + 8 * w_row_bytes, _MM_HINT_T0);
+                // Rows follow each other in memory: fetch the ones ahead while computing.
+                _mm_prefetch(reinterpret_cast<const char*>(&a) + ahead, _MM_HINT_T0);
+                _mm_prefetch(reinterpret_cast<const char*>(&b) + ahead, _MM_HINT_T0);
                 const __m512i wq = join(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs)),
                                         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)));
                 const __m512i dot = _mm512_dpbusd_epi32(start, _mm512_xor_si512(wq, flip), xx);
