@@ -270,6 +270,8 @@ void gemm_widened(int64_t n, const void* w, size_t w_row_bytes, int n_rows, cons
     }
 }
 
+constexpr size_t kGemvPrefetchBytes = 8192;
+
 // One token (decoding) with F16 weights: the weights stream through once, four rows at a
 // time with the next four prefetched; the activation row is widened to F32 once.
 void gemv_f16(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const uint16_t* x,
@@ -281,6 +283,9 @@ void gemv_f16(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const
     const __mmask16 tail = __mmask16(_bzhi_u32(~0u, unsigned(n - k)));
     if (k < n) _mm512_storeu_ps(&xf[size_t(k)], F16Load::load_tail(x + k, tail));
     const int64_t full = n / 16 * 16;
+    // Prefetch whole 4-row groups about kGemvPrefetchBytes ahead (rows are contiguous).
+    const size_t rows4 = 4 * w_row_bytes;
+    const size_t ahead = std::max<size_t>(1, (kGemvPrefetchBytes + rows4 - 1) / rows4) * rows4;
     for (int r0 = 0; r0 < n_rows; r0 += 4) {
         const int rows = std::min(4, n_rows - r0);
         const uint16_t* wr[4];
@@ -294,8 +299,7 @@ void gemv_f16(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const
             const __m512 xv = _mm512_loadu_ps(&xf[size_t(i)]);
             for (int r = 0; r < 4; ++r) {
                 if (i % 32 == 0) {
-                    _mm_prefetch(reinterpret_cast<const char*>(wr[r] + i) + 4 * w_row_bytes,
-                                 _MM_HINT_T0);
+                    _mm_prefetch(reinterpret_cast<const char*>(wr[r] + i) + ahead, _MM_HINT_T0);
                 }
                 acc[r] = _mm512_fmadd_ps(F16Load::load(wr[r] + i), xv, acc[r]);
             }

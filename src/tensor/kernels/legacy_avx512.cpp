@@ -15,6 +15,8 @@
 // decoded once per panel of 4 rows into WeightGroup records that every token tile reuses.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include <cstring>
 #include <vector>
 
@@ -27,6 +29,7 @@ namespace {
 
 constexpr int kQK = 32;
 constexpr int kGroupBlocks = 4;
+constexpr size_t kPrefetchBytes = 8192;
 
 // One activation group of one token.
 struct alignas(64) ActGroup {
@@ -313,12 +316,15 @@ void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* 
     }
     const auto* wb = static_cast<const uint8_t*>(w);
     const int64_t full_groups = n_blocks / kGroupBlocks;
+    // Decoding prefetches whole 4-row groups about kPrefetchBytes ahead (rows are contiguous).
+    const size_t rows4 = 4 * w_row_bytes;
+    const size_t prefetch_ahead = std::max<size_t>(1, (kPrefetchBytes + rows4 - 1) / rows4) * rows4;
     alignas(64) uint8_t tails[4][L::group_bytes];
     for (int r0 = 0; r0 < n_rows; r0 += 4) {
         const int rows = n_rows - r0 < 4 ? n_rows - r0 : 4;
         RawWeights<L> raw{};
         raw.full_groups = full_groups;
-        raw.prefetch_ahead = 4 * w_row_bytes;
+        raw.prefetch_ahead = prefetch_ahead;
         for (int r = 0; r < 4; ++r) {
             raw.rows[r] = wb + size_t(r0 + (r < rows ? r : 0)) * w_row_bytes;
             raw.tails[r] =
