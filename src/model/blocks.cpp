@@ -6,6 +6,8 @@
 namespace citadel {
 namespace {
 
+constexpr int64_t kVectorSwigluMinTokens = 64;
+
 // Rotates n_heads heads of size head_dim in place by the token's cos/sin table.
 void apply_rope(float* heads, int64_t n_heads, int64_t head_dim, int64_t n_rot, RopeMode mode,
                 const float* cos_t, const float* sin_t) {
@@ -74,6 +76,23 @@ void project_qkv(LayerContext& ctx, const LayerWeights& l, const AttentionOption
     }
 }
 
+// gate = silu(gate) * up. Prompt-sized batches use the vector kernel (its own exp); smaller
+// ones keep libm's expf, which reproduces llama.cpp's decode results more often.
+void swiglu_rows(LayerContext& ctx) {
+    ForwardState& st = ctx.st;
+    const int64_t n_ff = ctx.model.hp.n_ff;
+    if (ctx.n_tokens < kVectorSwigluMinTokens) {
+        float* g = st.gate.data();
+        const float* u = st.up.data();
+        for (int64_t i = 0; i < ctx.n_tokens * n_ff; ++i)
+            g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+        return;
+    }
+    st.pool.parallel_for(ctx.n_tokens, [&](int64_t t, int) {
+        st.kernels.vec.swiglu(n_ff, &st.gate[size_t(t * n_ff)], &st.up[size_t(t * n_ff)]);
+    });
+}
+
 void add_rows(float* x, const float* y, int64_t n) {
     for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
@@ -134,10 +153,7 @@ void gated_ffn_block(LayerContext& ctx, const LayerWeights& l) {
     rms_norm_rows(st.x.data(), T, hp.n_embd, l.ffn_norm.data(), hp.rms_eps, st.xn.data());
     matmul(l.w_gate, st.xn.data(), T, st.gate.data(), st.pool, st.matmul_scratch, st.kernels);
     matmul(l.w_up, st.xn.data(), T, st.up.data(), st.pool, st.matmul_scratch, st.kernels);
-    const int64_t n = T * hp.n_ff;
-    float* g = st.gate.data();
-    const float* u = st.up.data();
-    for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    swiglu_rows(ctx);
     matmul(l.w_down, st.gate.data(), T, st.xn.data(), st.pool, st.matmul_scratch, st.kernels);
     add_rows(st.x.data(), st.xn.data(), T * hp.n_embd);
 }

@@ -47,6 +47,8 @@ struct VecOps {
     // F16 accumulators of the attention: y = f16(y * s) and y = f16(y + x * s) (fused).
     void (*scale_f16)(int64_t n, uint16_t* y, float s) = nullptr;
     void (*mad_f16)(int64_t n, uint16_t* y, const uint16_t* x, float s) = nullptr;
+    // gate[i] = silu(gate[i]) * up[i], silu(g) = g / (1 + e^-g).
+    void (*swiglu)(int64_t n, float* gate, const float* up) = nullptr;
 };
 
 // Causal attention of a tile of up to kAttentionTileQ query rows of one head: the queries sit

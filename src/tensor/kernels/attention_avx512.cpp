@@ -8,6 +8,7 @@
 #include <cmath>
 
 #include "tensor/kernels.h"
+#include "tensor/kernels/exp_avx512.h"
 
 namespace citadel {
 
@@ -16,26 +17,6 @@ void attention_tile_scalar(const AttentionTile& a);  // attention_scalar.cpp
 namespace {
 
 constexpr int kKeys = 16;  // keys per tile (one register of scores)
-
-// e^x for 16 lanes: x = n ln2 + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial
-// (relative error < 2e-7 there), then scaled by 2^n. Inputs below -87 give 0.
-__m512 exp512(__m512 x) {
-    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f);
-    const __m512 ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT);
-    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
-    r = _mm512_fnmadd_ps(n, ln2_lo, r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
-}
 
 __m512 load_f16(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
@@ -94,7 +75,7 @@ void accumulate(const AttentionTile& a, const Tile& t, int64_t i, __m512 s) {
     const float m_old = t.m[i];
     const float m_new = std::max(m_old, _mm512_reduce_max_ps(s));
     const __m512 p = exp512(_mm512_sub_ps(s, _mm512_set1_ps(m_new)));
-    const float correction = std::exp(m_old - m_new);
+    const float correction = m_old == m_new ? 1.0f : std::exp(m_old - m_new);
     t.l[i] = t.l[i] * correction + _mm512_reduce_add_ps(p);
     t.m[i] = m_new;
     _mm512_store_ps(t.p, p);

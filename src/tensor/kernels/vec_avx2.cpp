@@ -80,12 +80,14 @@ void mad_f16(int64_t n, uint16_t* y, const uint16_t* x, float s) {
 }  // namespace
 
 void register_vec_avx2(KernelTable& t) {
+    const auto scalar_swiglu = t.vec.swiglu;  // no AVX2 exp yet
     t.vec = {.dot_f16_f32 = dot_f16_f32,
              .dot_f16_f16 = dot_f16_f16_compat,  // rounding defined by the scalar one
              .axpy_f16_f32 = axpy_f16_f32,
              .f32_to_f16 = f32_to_f16,
              .scale_f16 = scale_f16,
-             .mad_f16 = mad_f16};
+             .mad_f16 = mad_f16,
+             .swiglu = scalar_swiglu};
 }
 
 }  // namespace citadel

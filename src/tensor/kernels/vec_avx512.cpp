@@ -5,6 +5,7 @@
 
 #include "core/fp16.h"
 #include "tensor/kernels.h"
+#include "tensor/kernels/exp_avx512.h"
 
 namespace citadel {
 namespace {
@@ -88,6 +89,18 @@ void mad_f16(int64_t n, uint16_t* y, const uint16_t* x, float s) {
     }
 }
 
+void swiglu(int64_t n, float* gate, const float* up) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        const __m512 g = _mm512_loadu_ps(gate + i);
+        const __m512 e = exp512(_mm512_sub_ps(_mm512_setzero_ps(), g));
+        const __m512 silu = _mm512_div_ps(g, _mm512_add_ps(one, e));
+        _mm512_storeu_ps(gate + i, _mm512_mul_ps(silu, _mm512_loadu_ps(up + i)));
+    }
+    for (; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
 }  // namespace
 
 void register_vec_avx512(KernelTable& t) {
@@ -96,7 +109,8 @@ void register_vec_avx512(KernelTable& t) {
              .axpy_f16_f32 = axpy_f16_f32,
              .f32_to_f16 = f32_to_f16,
              .scale_f16 = scale_f16,
-             .mad_f16 = mad_f16};
+             .mad_f16 = mad_f16,
+             .swiglu = swiglu};
 }
 
 }  // namespace citadel

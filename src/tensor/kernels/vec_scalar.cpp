@@ -55,6 +55,10 @@ void mad_f16(int64_t n, uint16_t* y, const uint16_t* x, float s) {
     }
 }
 
+void swiglu(int64_t n, float* gate, const float* up) {
+    for (int64_t i = 0; i < n; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+}
+
 }  // namespace
 
 float dot_f16_f16_compat(int64_t n, const uint16_t* a, const uint16_t* b) {
@@ -67,7 +71,8 @@ void register_vec_scalar(KernelTable& t) {
              .axpy_f16_f32 = axpy_f16_f32,
              .f32_to_f16 = f32_to_f16,
              .scale_f16 = scale_f16,
-             .mad_f16 = mad_f16};
+             .mad_f16 = mad_f16,
+             .swiglu = swiglu};
 }
 
 }  // namespace citadel
