@@ -12,7 +12,7 @@ fi
 status=0
 for pair in check_logits:logits check_tokenizers:tokenize check_templates:template; do
   check=${pair%%:*}; verb=${pair##*:}
-  if ! "$exe" "$verb" --help >/dev/null 2>&1; then
+  if ! "$exe" --help 2>/dev/null | grep -qE "^ +$verb( |$)"; then
     echo "== $check: skipped (citadel has no '$verb' verb yet)"
     continue
   fi
