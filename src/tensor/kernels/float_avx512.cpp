@@ -75,7 +75,6 @@ struct BF16Load {
 // Tile of weights L times F32 activations, with FMAs.
 template <class L>
 struct FmaTile {
-    static constexpr int kStep = 16;
     template <int R, int T>
     static void run(const TileArgs& a) {
         const typename L::T* w[R];
@@ -116,7 +115,6 @@ inline __m512bh as_bf16x32(__m512i v) {
 // Tile of BF16 weights times BF16 activations, with vdpbf16ps (32 elements a step). Masked
 // tail loads zero both operands, so absent elements add 0 * 0.
 struct Bf16DotTile {
-    static constexpr int kStep = 32;
     template <int R, int T>
     static void run(const TileArgs& a) {
         const uint16_t* w[R];
