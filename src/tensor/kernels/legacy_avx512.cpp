@@ -16,6 +16,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 
 #include <cstring>
 #include <vector>
@@ -25,6 +26,13 @@
 #include "tensor/kernels.h"
 
 namespace citadel {
+
+// Defined in q8_0_avx512.cpp.
+void gemv_q4_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                      float* out);
+void gemv_q5_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                      float* out);
+
 namespace {
 
 constexpr int kQK = 32;
@@ -305,6 +313,13 @@ constexpr int kPackMinTokens = 4;
 template <class L, class ActL, int kOffset>
 void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
           size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
+    // One token: the row-pair streaming kernels of q8_0_avx512.cpp.
+    if constexpr (std::is_same_v<L, LayoutQ4_0>) {
+        if (n_tokens == 1) return gemv_q4_0_avx512(n, w, w_row_bytes, n_rows, x, out);
+    }
+    if constexpr (std::is_same_v<L, LayoutQ5_0>) {
+        if (n_tokens == 1) return gemv_q5_0_avx512(n, w, w_row_bytes, n_rows, x, out);
+    }
     constexpr bool kMin = ActL::m_off >= 0;
     const int64_t n_blocks = n / kQK;
     const int64_t n_groups = (n_blocks + kGroupBlocks - 1) / kGroupBlocks;

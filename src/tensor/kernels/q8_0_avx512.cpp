@@ -10,6 +10,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cstring>
 #include <vector>
 
 #include "core/fp16.h"
@@ -31,11 +32,11 @@ struct PairBlock {
     __m512 dx;
 };
 
-// -128 * sum of each group of four bytes of a 32-byte block, as 8 int32 lanes.
-__m256i vnni_start(const int8_t* qs) {
+// -offset * sum of each group of four bytes of a 32-byte block, as 8 int32 lanes.
+__m256i vnni_start(const int8_t* qs, int offset = 128) {
     const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs));
     const __m256i sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), _mm256_set1_epi8(1), x);
-    return _mm256_mullo_epi32(sums, _mm256_set1_epi32(-128));
+    return _mm256_mullo_epi32(sums, _mm256_set1_epi32(-offset));
 }
 
 __m512i join(__m256i lo, __m256i hi) {
@@ -147,38 +148,80 @@ void gemm_tokens(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, co
     }
 }
 
-// Decoding: one token, rows in pairs (both halves of a register are rows).
+// Weight formats of the decode kernel: two rows' blocks as unsigned bytes (value + offset)
+// in one register, block element order, first row in the low half.
+struct Q8Rows {
+    using Block = BlockQ8_0;
+    static constexpr int kOffset = 128;
+    static __m512i weights(const Block& a, const Block& b) {
+        const __m512i q = join(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs)),
+                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)));
+        return _mm512_xor_si512(q, _mm512_set1_epi8(char(0x80)));
+    }
+};
+
+// Low nibbles are elements 0..15, high nibbles 16..31: each 16-byte quant array is placed
+// twice and the upper copies shifted down by 4.
+inline __m512i nibbles(const uint8_t* a, const uint8_t* b) {
+    const __m256i qa =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)));
+    const __m256i qb =
+        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
+    // Shift counts per 16-bit lane: 0 in 128-bit lanes 0 and 2, 4 in lanes 1 and 3.
+    const __m512i shifts = _mm512_maskz_mov_epi64(0xcc, _mm512_set1_epi16(4));
+    const __m512i q = _mm512_srlv_epi16(join(qa, qb), shifts);
+    return _mm512_and_si512(q, _mm512_set1_epi8(0x0F));
+}
+
+struct Q4Rows {
+    using Block = BlockQ4_0;
+    static constexpr int kOffset = 8;
+    static __m512i weights(const Block& a, const Block& b) { return nibbles(a.qs, b.qs); }
+};
+
+struct Q5Rows {
+    using Block = BlockQ5_0;
+    static constexpr int kOffset = 16;
+    static __m512i weights(const Block& a, const Block& b) {
+        uint32_t ha, hb;
+        std::memcpy(&ha, a.qh, 4);
+        std::memcpy(&hb, b.qh, 4);
+        const __mmask64 high = _cvtu64_mask64(uint64_t(ha) | uint64_t(hb) << 32);
+        const __m512i low = nibbles(a.qs, b.qs);
+        return _mm512_or_si512(low, _mm512_maskz_mov_epi8(high, _mm512_set1_epi8(0x10)));
+    }
+};
+
+// Decoding: one token, rows in pairs (both halves of a register are rows). Rows follow each
+// other in memory, so the kernel walks 8 at a time and prefetches whole groups ahead.
+template <class P>
 void gemm_rows(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const BlockQ8_0* x,
                float* out) {
+    using Block = typename P::Block;
     const int64_t nb = n / kQK;
-    const __m512i flip = _mm512_set1_epi8(char(0x80));
-    // Prefetch distance: whole groups of 8 rows, at least kPrefetchBytes ahead.
     const size_t group_bytes = 8 * w_row_bytes;
     const size_t ahead =
         std::max<size_t>(1, (kPrefetchBytes + group_bytes - 1) / group_bytes) * group_bytes;
     for (int r0 = 0; r0 < n_rows; r0 += 8) {
         const int rows = std::min(8, n_rows - r0);
-        const BlockQ8_0* wr[8];
+        const Block* wr[8];
         for (int r = 0; r < 8; ++r) {
-            wr[r] = reinterpret_cast<const BlockQ8_0*>(w + size_t(r0 + std::min(r, rows - 1)) *
-                                                               w_row_bytes);
+            wr[r] = reinterpret_cast<const Block*>(w + size_t(r0 + std::min(r, rows - 1)) *
+                                                           w_row_bytes);
         }
         __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                          _mm512_setzero_ps()};
         for (int64_t i = 0; i < nb; ++i) {
             const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
             const __m512i xx = _mm512_broadcast_i64x4(xq);
-            const __m512i start = _mm512_broadcast_i64x4(vnni_start(x[i].qs));
+            const __m512i start = _mm512_broadcast_i64x4(vnni_start(x[i].qs, P::kOffset));
             const __m512 dx = _mm512_set1_ps(h2f(x[i].d));
             for (int q = 0; q < 4; ++q) {
-                const BlockQ8_0& a = wr[2 * q][i];
-                const BlockQ8_0& b = wr[2 * q + 1][i];
-                // Rows follow each other in memory: fetch the ones ahead while computing.
+                const Block& a = wr[2 * q][i];
+                const Block& b = wr[2 * q + 1][i];
                 _mm_prefetch(reinterpret_cast<const char*>(&a) + ahead, _MM_HINT_T0);
                 _mm_prefetch(reinterpret_cast<const char*>(&b) + ahead, _MM_HINT_T0);
-                const __m512i wq = join(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs)),
-                                        _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)));
-                const __m512i dot = _mm512_dpbusd_epi32(start, _mm512_xor_si512(wq, flip), xx);
+                const __m512i dot = _mm512_dpbusd_epi32(start, P::weights(a, b), xx);
                 const __m512 d = _mm512_mul_ps(broadcast_d_pair(a.d, b.d), dx);
                 acc[q] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[q]);
             }
@@ -198,10 +241,22 @@ void gemm_q8_0(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const v
         gemm_tokens(n, wb, w_row_bytes, n_rows, xb, x_row_bytes, n_tokens, out, out_stride);
         return;
     }
-    gemm_rows(n, wb, w_row_bytes, n_rows, reinterpret_cast<const BlockQ8_0*>(xb), out);
+    gemm_rows<Q8Rows>(n, wb, w_row_bytes, n_rows, reinterpret_cast<const BlockQ8_0*>(xb), out);
 }
 
 }  // namespace
+
+void gemv_q4_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                      float* out) {
+    gemm_rows<Q4Rows>(n, static_cast<const uint8_t*>(w), w_row_bytes, n_rows,
+                      static_cast<const BlockQ8_0*>(x), out);
+}
+
+void gemv_q5_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                      float* out) {
+    gemm_rows<Q5Rows>(n, static_cast<const uint8_t*>(w), w_row_bytes, n_rows,
+                      static_cast<const BlockQ8_0*>(x), out);
+}
 
 void register_q8_0_avx512(KernelTable& t) {
     t[DType::Q8_0].gemm = gemm_q8_0;
