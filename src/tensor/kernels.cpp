@@ -35,8 +35,7 @@ bool cpu_supports(Isa isa) {
         case Isa::kScalar:
             return true;
         case Isa::kAvx2:
-            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                   has_f16c();
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
         case Isa::kAvx512:
             return cpu_supports(Isa::kAvx2) && __builtin_cpu_supports("avx512f") &&
                    __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&

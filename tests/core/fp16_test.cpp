@@ -17,10 +17,10 @@ TEST(Fp16, RoundTripsEveryHalf) {
 
 TEST(Fp16, RoundsToNearestEven) {
     EXPECT_EQ(fp32_to_fp16(1.0f), 0x3c00);
-    EXPECT_EQ(fp32_to_fp16(1.0f + 1.0f / 2048), 0x3c00);        // tie -> even
-    EXPECT_EQ(fp32_to_fp16(1.0f + 3.0f / 2048), 0x3c02);        // tie -> even (up)
-    EXPECT_EQ(fp32_to_fp16(65520.0f), 0x7c00);                  // overflows to inf
-    EXPECT_EQ(fp32_to_fp16(5.9604645e-08f), 0x0001);            // smallest subnormal
+    EXPECT_EQ(fp32_to_fp16(1.0f + 1.0f / 2048), 0x3c00);  // tie -> even
+    EXPECT_EQ(fp32_to_fp16(1.0f + 3.0f / 2048), 0x3c02);  // tie -> even (up)
+    EXPECT_EQ(fp32_to_fp16(65520.0f), 0x7c00);            // overflows to inf
+    EXPECT_EQ(fp32_to_fp16(5.9604645e-08f), 0x0001);      // smallest subnormal
     EXPECT_EQ(fp32_to_fp16(-0.0f), 0x8000);
 }
 
