@@ -174,33 +174,20 @@ void row_dot(int64_t n_blocks, const Block* w, const uint8_t* x, size_t x_row_by
     for (int t = 0; t < T; ++t) out[size_t(t) * out_stride] = horizontal_sum(acc[t]);
 }
 
+// row_dot as the RowDot of gemm_by_token_groups.
+struct RowDotAvx2 {
+    template <typename Block, int T>
+    static void run(int64_t n_blocks, const Block* w, const uint8_t* x, size_t x_row_bytes,
+                    float* out, size_t out_stride) {
+        row_dot<Block, T>(n_blocks, w, x, x_row_bytes, out, out_stride);
+    }
+};
+
 template <typename Block>
 void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
           size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
-    const int64_t n_blocks = n / kQK_K;
-    for (int t0 = 0; t0 < n_tokens; t0 += 4) {
-        const int nt = std::min(4, n_tokens - t0);
-        const uint8_t* xt = static_cast<const uint8_t*>(x) + size_t(t0) * x_row_bytes;
-        float* ot = out + size_t(t0) * out_stride;
-        for (int r = 0; r < n_rows; ++r) {
-            const auto* wr = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) +
-                                                            size_t(r) * w_row_bytes);
-            switch (nt) {
-                case 1:
-                    row_dot<Block, 1>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
-                    break;
-                case 2:
-                    row_dot<Block, 2>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
-                    break;
-                case 3:
-                    row_dot<Block, 3>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
-                    break;
-                default:
-                    row_dot<Block, 4>(n_blocks, wr, xt, x_row_bytes, ot + r, out_stride);
-                    break;
-            }
-        }
-    }
+    kquant::gemm_by_token_groups<RowDotAvx2, Block>(n, w, w_row_bytes, n_rows, x, x_row_bytes,
+                                                    n_tokens, out, out_stride);
 }
 
 }  // namespace

@@ -154,6 +154,42 @@ inline const Block* block_at(const void* row, int64_t index) {
     return static_cast<const Block*>(row) + index;
 }
 
+// The GEMM of the kernels that read each weight row once per group of up to four tokens:
+// calls RowDot::template run<Block, T>(n_blocks, row, x, x_row_bytes, out, out_stride) with
+// T in 1..4 for every row and token group (RowDot is the ISA file's own row kernel).
+template <class RowDot, typename Block>
+inline void gemm_by_token_groups(int64_t n, const void* w, size_t w_row_bytes, int n_rows,
+                                 const void* x, size_t x_row_bytes, int n_tokens, float* out,
+                                 size_t out_stride) {
+    const int64_t n_blocks = n / kQK_K;
+    for (int t0 = 0; t0 < n_tokens; t0 += 4) {
+        const uint8_t* xt = static_cast<const uint8_t*>(x) + size_t(t0) * x_row_bytes;
+        float* ot = out + size_t(t0) * out_stride;
+        for (int r = 0; r < n_rows; ++r) {
+            const auto* wr = reinterpret_cast<const Block*>(static_cast<const uint8_t*>(w) +
+                                                            size_t(r) * w_row_bytes);
+            switch (n_tokens - t0) {
+                case 1:
+                    RowDot::template run<Block, 1>(n_blocks, wr, xt, x_row_bytes, ot + r,
+                                                   out_stride);
+                    break;
+                case 2:
+                    RowDot::template run<Block, 2>(n_blocks, wr, xt, x_row_bytes, ot + r,
+                                                   out_stride);
+                    break;
+                case 3:
+                    RowDot::template run<Block, 3>(n_blocks, wr, xt, x_row_bytes, ot + r,
+                                                   out_stride);
+                    break;
+                default:
+                    RowDot::template run<Block, 4>(n_blocks, wr, xt, x_row_bytes, ot + r,
+                                                   out_stride);
+                    break;
+            }
+        }
+    }
+}
+
 }  // namespace
 }  // namespace citadel::kquant
 
