@@ -33,6 +33,22 @@ Result<std::shared_ptr<const Model>> open_model(const std::string& path) {
     return load_model(path);
 }
 
+void add_tokenizer_options(CLI::App& cmd, TokenizerSource& src) {
+    auto* m = cmd.add_option("-m,--model", src.model, "GGUF file whose tokenizer to use");
+    auto* t =
+        cmd.add_option("--tokenizer", src.hf_dir, "Hugging Face directory with tokenizer.json");
+    m->excludes(t);
+    t->excludes(m);
+}
+
+Result<std::shared_ptr<const text::Tokenizer>> open_tokenizer(const TokenizerSource& src) {
+    if (!src.hf_dir.empty()) return text::load_hf_tokenizer(src.hf_dir);
+    if (src.model.empty()) return Status::error("give -m MODEL.gguf or --tokenizer HF_DIR");
+    Result<std::shared_ptr<const gguf::File>> file = gguf::File::open(src.model);
+    if (!file) return file.status();
+    return text::load_tokenizer(**file);
+}
+
 int fail(const std::string& message) {
     std::fprintf(stderr, "citadel: %s\n", message.c_str());
     return 1;

@@ -1,6 +1,7 @@
 // Helpers shared by the command-line verbs.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "core/status.h"
 #include "model/model.h"
+#include "text/tokenizer.h"
 
 namespace citadel::cli {
 
@@ -17,6 +19,14 @@ Result<std::vector<int32_t>> parse_token_list(const std::string& text);
 
 // Loads a model, printing progress at info level.
 Result<std::shared_ptr<const Model>> open_model(const std::string& path);
+
+// Where a tokenizer comes from: a GGUF file (-m) or a Hugging Face directory (--tokenizer).
+struct TokenizerSource {
+    std::string model;
+    std::string hf_dir;
+};
+void add_tokenizer_options(CLI::App& cmd, TokenizerSource& src);
+Result<std::shared_ptr<const text::Tokenizer>> open_tokenizer(const TokenizerSource& src);
 
 // Prints "citadel: <message>" to stderr and returns exit code 1.
 int fail(const std::string& message);

@@ -23,6 +23,8 @@ int main(int argc, char** argv) {
     add(add_info);
     add(add_quantize);
     add(add_synth);
+    add(add_template);
+    add(add_tokenize);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -15,5 +15,7 @@ VerbRunner add_bench(CLI::App& app);
 VerbRunner add_info(CLI::App& app);
 VerbRunner add_quantize(CLI::App& app);
 VerbRunner add_synth(CLI::App& app);
+VerbRunner add_template(CLI::App& app);
+VerbRunner add_tokenize(CLI::App& app);
 
 }  // namespace citadel::cli
