@@ -4,8 +4,6 @@ ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 SHARED ?= ../shared
 DEMO_MODEL ?= $(SHARED)/reference/models/stories260K.gguf
-# "Once upon a time" in the stories260K vocabulary.
-DEMO_TOKENS ?= 1,403,407,261,378
 
 .PHONY: all bootstrap build run test unit-test check asan-test fuzz bench clean
 
@@ -26,7 +24,7 @@ build: $(BUILD)/build.ninja
 # Until the server exists: a demo generation with a small trained model.
 run: build
 	$(BUILD)/citadel info $(DEMO_MODEL)
-	$(BUILD)/citadel run -m $(DEMO_MODEL) --tokens $(DEMO_TOKENS) -n 64 --temp 0
+	$(BUILD)/citadel run -m $(DEMO_MODEL) -p "Once upon a time" -n 64 --temp 0
 
 unit-test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)

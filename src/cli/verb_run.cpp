@@ -1,11 +1,11 @@
-// citadel run: generate from a prompt given as token ids (text prompts need the tokenizer).
+// citadel run: generate from a prompt given as text (-p) or as token ids (--tokens).
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "cli/common.h"
 #include "cli/generate.h"
 #include "cli/verbs.h"
-#include "text/vocab.h"
+#include "text/stream_decoder.h"
 
 namespace citadel::cli {
 namespace {
@@ -22,6 +22,7 @@ struct RunArgs {
     int threads = 0;
     int64_t ctx = 0;
     bool ignore_eos = false;
+    bool parse_special = false;
     bool json = false;
 };
 
@@ -36,38 +37,50 @@ nlohmann::json timings_json(const GenerateResult& g, size_t n_prompt) {
         {"generate_tokens_per_s", g.generate_seconds > 0 ? n_gen_timed / g.generate_seconds : 0.0}};
 }
 
+// The prompt's ids: --tokens as given, or -p tokenized with BOS as the model wants it.
+Result<std::vector<int32_t>> prompt_ids(const RunArgs& a, const text::Tokenizer& tok) {
+    if (!a.tokens.empty()) return parse_token_list(a.tokens);
+    std::vector<int32_t> ids =
+        tok.encode(a.prompt, {.add_special = true, .parse_special = a.parse_special});
+    if (ids.empty())
+        return Status::error("the prompt is empty: give text with -p or ids with --tokens");
+    return ids;
+}
+
 int run(const RunArgs& a) {
-    if (!a.prompt.empty()) {
-        return fail(
-            "-p needs the tokenizer, which this build does not have yet; pass token "
-            "ids with --tokens 1,2,3");
-    }
-    if (a.tokens.empty()) return fail("give a prompt with --tokens 1,2,3");
-    Result<std::vector<int32_t>> prompt = parse_token_list(a.tokens);
-    if (!prompt) return fail(prompt.error());
     Result<std::shared_ptr<const Model>> model = open_model(a.model);
     if (!model) return fail(model.error());
     const Model& m = **model;
-    Result<Vocab> vocab = read_vocab(*m.file);
-    std::vector<int32_t> stop;
-    if (vocab && vocab->eos) stop.push_back(*vocab->eos);
-    if (vocab && vocab->eot) stop.push_back(*vocab->eot);
+    Result<std::shared_ptr<const text::Tokenizer>> tok = text::load_tokenizer(*m.file);
+    if (!tok) return fail(tok.error());
+    Result<std::vector<int32_t>> prompt = prompt_ids(a, **tok);
+    if (!prompt) return fail(prompt.error());
+    for (int32_t t : *prompt) {
+        if (t < 0 || t >= m.hp.n_vocab) {
+            return fail("token id " + std::to_string(t) + " is outside the vocabulary (0.." +
+                        std::to_string(m.hp.n_vocab - 1) + ")");
+        }
+    }
+    const std::vector<int32_t> stop = (*tok)->end_of_generation();
 
     const int64_t n_ctx = a.ctx > 0 ? a.ctx : int64_t(prompt->size()) + a.n_predict;
     ForwardState state(m, ForwardOptions{.n_threads = a.threads, .n_seq = 1, .n_ctx = n_ctx});
     GenerateOptions opt{.n_predict = a.n_predict, .ignore_eos = a.ignore_eos};
     opt.sampling = {
         .temperature = a.temperature, .top_k = a.top_k, .top_p = a.top_p, .seed = a.seed};
+    text::StreamDecoder decoder(**tok);
     auto stream = [&](int32_t t) {
-        if (a.json || !vocab) return;
-        std::fputs(vocab->token_bytes(t).c_str(), stdout);
+        if (a.json) return;
+        std::fputs(decoder.push(t).c_str(), stdout);
         std::fflush(stdout);
     };
     Result<GenerateResult> g = generate(m, state, *prompt, opt, stop, stream);
     if (!g) return fail(g.error());
+    if (!a.json) std::fputs(decoder.finish().c_str(), stdout);
     if (a.json) {
-        nlohmann::json out = {{"tokens", g->tokens},
-                              {"text", vocab ? vocab->detokenize(g->tokens) : ""},
+        nlohmann::json out = {{"prompt_tokens", *prompt},
+                              {"tokens", g->tokens},
+                              {"text", (*tok)->decode(g->tokens)},
                               {"timings", timings_json(*g, prompt->size())}};
         std::printf("%s\n",
                     out.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -101,7 +114,14 @@ VerbRunner add_run(CLI::App& app) {
     c->add_option("-c,--ctx", a->ctx, "Context length (default: prompt + n)")
         ->check(CLI::NonNegativeNumber);
     c->add_flag("--ignore-eos", a->ignore_eos, "Keep generating after end-of-sequence");
+    c->add_flag("--parse-special", a->parse_special,
+                "Special tokens written in the prompt text become their ids");
     c->add_flag("--json", a->json, "Print tokens, text and timings as JSON");
+    c->callback([text, c] {
+        if (text->count() == 0 && c->get_option("--tokens")->count() == 0) {
+            throw CLI::ValidationError("run", "give a prompt with -p TEXT or --tokens 1,2,3");
+        }
+    });
     return [a] { return run(*a); };
 }
 

@@ -22,18 +22,18 @@ uint32_t next_code_point(std::string_view s, size_t& i) {
         ++i;
         return 0xfffd;
     }
-    if (i + len > s.size()) {
-        ++i;
-        return 0xfffd;
-    }
     uint32_t cp = len == 1 ? c : c & (0x7fu >> len);
     for (size_t k = 1; k < len; ++k) {
-        const auto b = static_cast<unsigned char>(s[i + k]);
-        if ((b & 0xc0) != 0x80) {
-            ++i;
+        if (i + k >= s.size() || (static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) {
+            i += k;  // a truncated sequence is one replacement character (its maximal subpart)
             return 0xfffd;
         }
-        cp = (cp << 6) | (b & 0x3f);
+        cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3f);
+    }
+    static constexpr uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[len] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
+        ++i;  // overlong form, surrogate or beyond Unicode: not a character
+        return 0xfffd;
     }
     i += len;
     return cp;

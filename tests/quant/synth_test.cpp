@@ -7,7 +7,7 @@
 
 #include "quant/synth.h"
 #include "quant_test_util.h"
-#include "text/vocab.h"
+#include "text/tokenizer.h"
 
 namespace citadel::quant {
 namespace {
@@ -101,9 +101,9 @@ TEST(Synth, TinyModelsOfEveryArchitectureLoadAndRun) {
         EXPECT_EQ((*f)->find_tensor("blk.2.ffn_down.weight")->type, DType::Q6_K);
         const char* out = s.tied_embeddings ? "token_embd.weight" : "output.weight";
         EXPECT_EQ((*f)->find_tensor(out)->type, DType::Q6_K);
-        Result<Vocab> v = read_vocab(**f);
+        auto v = text::load_tokenizer(**f);
         ASSERT_TRUE(v.ok()) << v.error();
-        EXPECT_EQ(int64_t(v->pieces.size()), s.n_vocab);
+        EXPECT_EQ(int64_t((*v)->size()), s.n_vocab);
     }
 }
 
@@ -144,12 +144,18 @@ TEST(Synth, EmbedsAHuggingFaceTokenizer) {
             .ok());
     auto f = gguf::File::open(path);
     ASSERT_TRUE(f.ok());
-    Result<Vocab> v = read_vocab(**f);
+    auto v = text::load_tokenizer(**f);
     ASSERT_TRUE(v.ok()) << v.error();
-    EXPECT_EQ(v->pieces.size(), 151936u);
-    EXPECT_EQ(v->pieces[151644], "<|im_start|>");
-    EXPECT_EQ(v->pieces[151935], "[PAD151935]");
-    EXPECT_EQ(v->eos, 151645);  // <|im_end|>
+    EXPECT_EQ((*v)->size(), 151936u);
+    EXPECT_EQ((*v)->piece(151644), "<|im_start|>");
+    EXPECT_EQ((*v)->piece(151935), "[PAD151935]");
+    EXPECT_EQ((*v)->ids().eos, 151645);  // <|im_end|>
+    // The embedded vocabulary tokenizes exactly as the Hugging Face original.
+    auto hf = text::load_hf_tokenizer(shared("reference/tokenizer/hf/qwen3"));
+    ASSERT_TRUE(hf.ok()) << hf.error();
+    const std::string sample = "<|im_start|>user\nHello, 世界! Déjà 12345 vu\t  x<|im_end|>";
+    EXPECT_EQ((*v)->encode(sample, {.parse_special = true}),
+              (*hf)->encode(sample, {.parse_special = true}));
     EXPECT_EQ((*f)->get_int("tokenizer.ggml.padding_token_id"), 151643);
     EXPECT_EQ((*f)->get_string("tokenizer.ggml.pre"), "qwen2");
     const auto tmpl = (*f)->get_string("tokenizer.chat_template");
