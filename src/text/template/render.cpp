@@ -267,7 +267,7 @@ Value Interpreter::call_macro(const Stmt& s, const ScopePtr& closure, CallArgs& 
                                           [&](const Param& p) { return p.name == k; });
         if (!is_param) kwargs.set(Value::string(k), v);
     }
-    frame->set("varargs", Value::list(std::move(varargs)));
+    frame->set("varargs", Value::tuple(std::move(varargs)));
     frame->set("kwargs", Value::dict(std::move(kwargs)));
     return Value::string(capture(s.body, frame));
 }
