@@ -112,5 +112,9 @@ class Tokenizer {
 Result<std::shared_ptr<const Tokenizer>> load_tokenizer(const gguf::File& file);
 // From a Hugging Face directory: tokenizer.json (+ tokenizer_config.json).
 Result<std::shared_ptr<const Tokenizer>> load_hf_tokenizer(const std::string& dir);
+// The same from the files' contents (config_json may be empty).
+Result<std::shared_ptr<const Tokenizer>> load_hf_tokenizer_json(const std::string& tokenizer_json,
+                                                                const std::string& config_json,
+                                                                const std::string& name);
 
 }  // namespace citadel::text

@@ -24,6 +24,10 @@ struct Candidate {
     }
 };
 
+uint64_t pair_key(int32_t a, int32_t b) {
+    return (uint64_t(uint32_t(a)) << 32) | uint32_t(b);
+}
+
 std::string byte_token_text(unsigned char b) {
     static const char* hex = "0123456789ABCDEF";
     return std::string{'<', '0', 'x', hex[b >> 4], hex[b & 15], '>'};
@@ -34,18 +38,21 @@ std::string byte_token_text(unsigned char b) {
 BpeModel::BpeModel(std::shared_ptr<const PieceIndex> index,
                    const std::vector<std::pair<std::string, std::string>>& merges, BpeOptions opt)
     : index_(std::move(index)), opt_(std::move(opt)) {
-    ranks_.reserve(merges.size());
+    merges_.reserve(merges.size());
+    const std::string& prefix = opt_.continuing_subword_prefix;
     for (size_t r = 0; r < merges.size(); ++r) {
         const auto& [a, b] = merges[r];
-        std::string key = a;
-        key += '\x01';
-        key += b;
-        ranks_.emplace(std::move(key), int32_t(r));  // the first (lowest) rank wins
+        const int32_t ia = find(a), ib = find(b);
+        // The merged token drops the right part's continuation prefix.
+        const bool prefixed = !prefix.empty() && b.compare(0, prefix.size(), prefix) == 0;
+        const int32_t im = find(a + (prefixed ? b.substr(prefix.size()) : b));
+        if (ia < 0 || ib < 0 || im < 0) continue;  // a merge of or into unknown tokens
+        merges_.emplace(pair_key(ia, ib), std::pair{int32_t(r), im});  // lowest rank wins
     }
 }
 
 int32_t BpeModel::find(std::string_view text) const {
-    const auto it = index_->find(std::string(text));
+    const auto it = index_->find(text);
     return it == index_->end() ? -1 : it->second;
 }
 
@@ -100,45 +107,38 @@ void BpeModel::emit_symbol(std::string_view sym, std::vector<int32_t>& out) cons
 }
 
 void BpeModel::merge(std::string_view piece, std::vector<int32_t>& out) const {
-    // Initial symbols: one per character.
-    std::vector<std::string> texts;
+    // Initial symbols: one per character (with any subword prefix and suffix).
+    std::vector<Symbol> syms;
+    syms.reserve(piece.size());
+    const int32_t unk = opt_.unk_id;
+    std::vector<int32_t> ids;
+    std::string t;
     for (size_t i = 0; i < piece.size();) {
         const size_t start = i;
         next_code_point(piece, i);
-        std::string t(piece.substr(start, i - start));
-        if (start > 0) t = opt_.continuing_subword_prefix + t;
+        t.assign(piece.substr(start, i - start));
+        if (start > 0 && !opt_.continuing_subword_prefix.empty())
+            t.insert(0, opt_.continuing_subword_prefix);
         if (i == piece.size()) t += opt_.end_of_word_suffix;
-        texts.push_back(std::move(t));
-    }
-    std::vector<Symbol> syms;
-    std::vector<std::string> sym_text;
-    syms.reserve(texts.size());
-    const int32_t unk = opt_.unk_id;
-    for (const std::string& t : texts) {
-        std::vector<int32_t> ids;
+        ids.clear();
         emit_symbol(t, ids);
         for (int32_t id : ids) {
             if (opt_.fuse_unk && id == unk && !syms.empty() && syms.back().id == unk) continue;
             const int32_t n = int32_t(syms.size());
             syms.push_back({id, n - 1, n + 1, true});
-            sym_text.push_back(ids.size() == 1 ? t : std::string());
         }
     }
     if (syms.empty()) return;
     syms.back().next = -1;
 
-    // Merge candidates keyed by token text pairs; a merged symbol's text is the concatenation.
     std::priority_queue<Candidate, std::vector<Candidate>, std::greater<Candidate>> heap;
     auto consider = [&](int32_t left) {
         if (left < 0) return;
         const int32_t right = syms[size_t(left)].next;
         if (right < 0) return;
-        std::string key = sym_text[size_t(left)];
-        key += '\x01';
-        key += sym_text[size_t(right)];
-        const auto it = ranks_.find(key);
-        if (it == ranks_.end()) return;
-        heap.push({it->second, left, syms[size_t(left)].id, syms[size_t(right)].id});
+        const auto it = merges_.find(pair_key(syms[size_t(left)].id, syms[size_t(right)].id));
+        if (it == merges_.end()) return;
+        heap.push({it->second.first, left, syms[size_t(left)].id, syms[size_t(right)].id});
     };
     for (int32_t i = 0; i < int32_t(syms.size()); ++i) consider(i);
     while (!heap.empty()) {
@@ -148,11 +148,7 @@ void BpeModel::merge(std::string_view piece, std::vector<int32_t>& out) const {
         if (!l.alive || l.id != c.left_id || l.next < 0) continue;
         Symbol& r = syms[size_t(l.next)];
         if (r.id != c.right_id) continue;
-        std::string merged = sym_text[size_t(c.left)] + sym_text[size_t(l.next)];
-        const int32_t id = find(merged);
-        if (id < 0) continue;  // a merge whose result is not a token
-        l.id = id;
-        sym_text[size_t(c.left)] = std::move(merged);
+        l.id = merges_.at(pair_key(c.left_id, c.right_id)).second;
         r.alive = false;
         l.next = r.next;
         if (r.next >= 0) syms[size_t(r.next)].prev = c.left;

@@ -13,6 +13,9 @@ namespace citadel::text {
 namespace {
 
 using json = nlohmann::json;
+
+// Ids are dense in real tokenizers; this much headroom beyond the entry count is allowed.
+constexpr int64_t kIdSlack = 1 << 16;
 namespace fs = std::filesystem;
 
 Result<json> read_json(const std::string& path) {
@@ -204,7 +207,8 @@ struct Loader {
         const json& vocab = m.value("vocab", json::object());
         if (!vocab.is_object()) return Status::error(path + ": model.vocab must be an object");
         for (const auto& [piece, id] : vocab.items()) {
-            if (!id.is_number_integer() || id.get<int64_t>() < 0 || id.get<int64_t>() > (1 << 24)) {
+            if (!id.is_number_integer() || id.get<int64_t>() < 0 ||
+                id.get<int64_t>() >= int64_t(vocab.size()) + kIdSlack) {
                 return Status::error(path + ": model.vocab['" + piece + "'] is not a valid id");
             }
             set_piece(int32_t(id.get<int64_t>()), piece, TokenKind::kNormal);
@@ -278,7 +282,7 @@ struct Loader {
                 return Status::error(path + ": an added_tokens entry lacks id or content");
             }
             const int64_t id = t["id"].get<int64_t>();
-            if (id < 0 || id > (1 << 24))
+            if (id < 0 || id >= int64_t(p.pieces.size() + list.size()) + kIdSlack)
                 return Status::error(path + ": added token id out of range");
             const bool special = bool_or(t, "special", false);
             const std::string content = t["content"].get<std::string>();
@@ -361,21 +365,22 @@ void apply_llama_legacy_rule(const json& cfg, TokenizerParts& p) {
 }
 
 void collect_end_of_generation(
-    const std::string& dir, TokenizerParts& p,
+    const json& gen, TokenizerParts& p,
     const std::function<std::optional<int32_t>(const std::string&)>& id_of) {
-    auto add = [&](int32_t id) {
+    auto add = [&](int64_t id) {
+        if (id < 0 || size_t(id) >= p.pieces.size()) return;
         if (std::find(p.end_of_generation.begin(), p.end_of_generation.end(), id) ==
             p.end_of_generation.end()) {
-            p.end_of_generation.push_back(id);
+            p.end_of_generation.push_back(int32_t(id));
         }
     };
     if (p.ids.eos) add(*p.ids.eos);
-    if (Result<json> gen = read_json(dir + "/generation_config.json")) {
-        const json& e = (*gen).value("eos_token_id", json());
-        if (e.is_number_integer()) add(e.get<int32_t>());
+    {
+        const json& e = gen.value("eos_token_id", json());
+        if (e.is_number_integer()) add(e.get<int64_t>());
         if (e.is_array()) {
             for (const json& i : e) {
-                if (i.is_number_integer()) add(i.get<int32_t>());
+                if (i.is_number_integer()) add(i.get<int64_t>());
             }
         }
     }
@@ -390,32 +395,69 @@ void collect_end_of_generation(
 
 }  // namespace
 
+namespace {
+
+Result<std::shared_ptr<const Tokenizer>> build(const json& tj, const json& cfg, const json& gen,
+                                               const std::string& name) {
+    const std::string path = name + "/tokenizer.json";
+    if (!tj.is_object() || !tj.contains("model"))
+        return Status::error(path + ": no \"model\" section");
+    TokenizerParts p;
+    p.source = name;
+    p.index = std::make_shared<PieceIndex>();
+    Loader l{path, p};
+    CITADEL_TRY(l.model(tj["model"]));
+    CITADEL_TRY(l.added_tokens(tj.value("added_tokens", json::array())));
+    CITADEL_TRY(l.normalizer(tj.value("normalizer", json())));
+    CITADEL_TRY(l.pre_tokenizer(tj.value("pre_tokenizer", json())));
+    l.decoder(tj.value("decoder", json()));
+    const bool have_pp = l.post_processor(tj.value("post_processor", json()));
+    if (p.ids.unk && size_t(*p.ids.unk) < p.kinds.size())
+        p.kinds[size_t(*p.ids.unk)] = TokenKind::kUnknown;
+    const auto id_of = [&l](const std::string& t) { return l.id_of(t); };
+    for (const auto* list : {&p.prefix, &p.suffix}) {
+        for (int32_t id : *list) {
+            if (id < 0 || size_t(id) >= p.pieces.size()) {
+                return Status::error(path + ": post_processor names token id " +
+                                     std::to_string(id) + ", which is not in the vocabulary");
+            }
+        }
+    }
+    const json& config = cfg.is_object() ? cfg : json::object();
+    read_config(config, p, have_pp, id_of);
+    apply_llama_legacy_rule(config, p);
+    collect_end_of_generation(gen, p, id_of);
+    return std::shared_ptr<const Tokenizer>(std::make_shared<Tokenizer>(std::move(p)));
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const Tokenizer>> load_hf_tokenizer_json(const std::string& tokenizer_json,
+                                                                const std::string& config_json,
+                                                                const std::string& name) {
+    const json tj = json::parse(tokenizer_json, nullptr, false);
+    if (tj.is_discarded()) return Status::error(name + "/tokenizer.json: not valid JSON");
+    const json cfg = json::parse(config_json, nullptr, false);
+    try {
+        return build(tj, cfg.is_discarded() ? json::object() : cfg, json::object(), name);
+    } catch (const json::exception& e) {
+        return Status::error(name + "/tokenizer.json: unexpected JSON shape (" + e.what() + ")");
+    }
+}
+
 Result<std::shared_ptr<const Tokenizer>> load_hf_tokenizer(const std::string& dir) {
     const std::string path = dir + "/tokenizer.json";
     if (!fs::exists(path)) return Status::error(dir + ": no tokenizer.json in this directory");
     Result<json> tj = read_json(path);
     if (!tj) return tj.status();
-    if (!tj->is_object() || !tj->contains("model"))
-        return Status::error(path + ": no \"model\" section");
-    TokenizerParts p;
-    p.source = dir;
-    p.index = std::make_shared<PieceIndex>();
-    Loader l{path, p};
-    CITADEL_TRY(l.model((*tj)["model"]));
-    CITADEL_TRY(l.added_tokens(tj->value("added_tokens", json::array())));
-    CITADEL_TRY(l.normalizer(tj->value("normalizer", json())));
-    CITADEL_TRY(l.pre_tokenizer(tj->value("pre_tokenizer", json())));
-    l.decoder(tj->value("decoder", json()));
-    const bool have_pp = l.post_processor(tj->value("post_processor", json()));
-    if (p.ids.unk && size_t(*p.ids.unk) < p.kinds.size())
-        p.kinds[size_t(*p.ids.unk)] = TokenKind::kUnknown;
-    const auto id_of = [&l](const std::string& t) { return l.id_of(t); };
-    json cfg = json::object();
+    json cfg = json::object(), gen = json::object();
     if (Result<json> c = read_json(dir + "/tokenizer_config.json"); c && c->is_object()) cfg = *c;
-    read_config(cfg, p, have_pp, id_of);
-    apply_llama_legacy_rule(cfg, p);
-    collect_end_of_generation(dir, p, id_of);
-    return std::shared_ptr<const Tokenizer>(std::make_shared<Tokenizer>(std::move(p)));
+    if (Result<json> g = read_json(dir + "/generation_config.json"); g && g->is_object()) gen = *g;
+    try {
+        return build(*tj, cfg, gen, dir);
+    } catch (const json::exception& e) {
+        return Status::error(path + ": unexpected JSON shape (" + e.what() + ")");
+    }
 }
 
 }  // namespace citadel::text

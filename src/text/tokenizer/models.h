@@ -4,6 +4,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -11,8 +12,12 @@
 
 namespace citadel::text {
 
-// Token text -> id, shared by the model and the tokenizer.
-using PieceIndex = std::unordered_map<std::string, int32_t>;
+// Token text -> id, shared by the model and the tokenizer; looked up by string_view.
+struct PieceHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+using PieceIndex = std::unordered_map<std::string, int32_t, PieceHash, std::equal_to<>>;
 
 // Byte-pair encoding by merge rank (GPT-2 style and Hugging Face "BPE"): the pair with the
 // lowest rank merges first, the leftmost among equals.
@@ -37,7 +42,8 @@ class BpeModel final : public TokenModel {
     int32_t find(std::string_view text) const;
 
     std::shared_ptr<const PieceIndex> index_;
-    std::unordered_map<std::string, int32_t> ranks_;  // "left right" -> rank
+    // (left id, right id) -> (rank, merged id)
+    std::unordered_map<uint64_t, std::pair<int32_t, int32_t>> merges_;
     BpeOptions opt_;
     mutable std::mutex cache_mu_;
     mutable std::unordered_map<std::string, std::vector<int32_t>> cache_;

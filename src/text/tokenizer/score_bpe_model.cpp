@@ -42,8 +42,8 @@ void ScoreBpeModel::encode(std::string_view piece, std::vector<int32_t>& out) co
     };
     auto try_add = [&](int32_t left, int32_t right) {
         if (left < 0 || right < 0) return;
-        std::string text(
-            piece.substr(syms[size_t(left)].offset, syms[size_t(left)].n + syms[size_t(right)].n));
+        const std::string_view text =
+            piece.substr(syms[size_t(left)].offset, syms[size_t(left)].n + syms[size_t(right)].n);
         const auto it = index_->find(text);
         if (it == index_->end() || size_t(it->second) >= scores_.size()) return;
         queue.push({scores_[size_t(it->second)], left, right, text.size()});
@@ -65,7 +65,7 @@ void ScoreBpeModel::encode(std::string_view piece, std::vector<int32_t>& out) co
     // Only pairs that form tokens ever merge, so a symbol is a token unless it is a single
     // character outside the vocabulary: that one is written as byte tokens.
     for (int32_t i = syms.empty() ? -1 : 0; i >= 0; i = syms[size_t(i)].next) {
-        const std::string text(text_of(i));
+        const std::string_view text = text_of(i);
         if (const auto it = index_->find(text); it != index_->end()) {
             out.push_back(it->second);
             continue;

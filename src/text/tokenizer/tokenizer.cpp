@@ -58,7 +58,7 @@ Tokenizer::Tokenizer(TokenizerParts parts) : p_(std::move(parts)) {
 }
 
 std::optional<int32_t> Tokenizer::find(std::string_view piece) const {
-    const auto it = p_.index->find(std::string(piece));
+    const auto it = p_.index->find(piece);
     if (it == p_.index->end()) return std::nullopt;
     return it->second;
 }

@@ -11,7 +11,7 @@ void WordPieceModel::encode(std::string_view word, std::vector<int32_t>& out) co
     for (size_t i = 0; i < n; ++i) {
         bool matched = false;
         for (size_t j = std::min(n, i + max_len_ + 1); j > i; --j) {
-            const auto it = index_->find(w.substr(i, j - i));
+            const auto it = index_->find(std::string_view(w).substr(i, j - i));
             if (it != index_->end()) {
                 out.push_back(it->second);
                 matched = true;
