@@ -23,7 +23,7 @@ int64_t opt_int(const Value& v, int64_t fallback) {
     return v.get_int();
 }
 
-const std::string& need_string(const Value& v, const char* what) {
+std::string need_string(const Value& v, const char* what) {
     if (!v.is_string())
         raise(std::string("TypeError: ") + what + " must be str, not " + type_name(v));
     return v.get_string();

@@ -258,14 +258,15 @@ Value Interpreter::call_macro(const Stmt& s, const ScopePtr& closure, CallArgs& 
     ValueList varargs;
     for (size_t i = s.params.size(); i < args.args.size(); ++i) varargs.push_back(args.args[i]);
     Dict kwargs;
-    for (const auto& [k, v] : args.kwargs) {
-        if (k == "caller") {
-            frame->set("caller", v);
+    for (const auto& kwarg : args.kwargs) {
+        const std::string& key = kwarg.first;
+        if (key == "caller") {
+            frame->set("caller", kwarg.second);
             continue;
         }
         const bool is_param = std::any_of(s.params.begin(), s.params.end(),
-                                          [&](const Param& p) { return p.name == k; });
-        if (!is_param) kwargs.set(Value::string(k), v);
+                                          [&key](const Param& p) { return p.name == key; });
+        if (!is_param) kwargs.set(Value::string(key), kwarg.second);
     }
     frame->set("varargs", Value::tuple(std::move(varargs)));
     frame->set("kwargs", Value::dict(std::move(kwargs)));

@@ -49,6 +49,8 @@ Result<Template> Template::parse(std::string_view source, const ParseOptions& op
         return Template(std::move(body));
     } catch (const TemplateError& e) {
         return Status::error(format_error(e));
+    } catch (const std::exception& e) {
+        return Status::error(std::string("template error: ") + e.what());
     }
 }
 
@@ -60,6 +62,8 @@ Result<std::string> Template::render(const Value& variables, const RenderOptions
         return Status::error(format_error(e));
     } catch (const std::bad_alloc&) {
         return Status::error("template error: out of memory while rendering");
+    } catch (const std::exception& e) {
+        return Status::error(std::string("template error: ") + e.what());
     }
 }
 

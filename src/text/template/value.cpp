@@ -37,12 +37,33 @@ Value Value::function(std::string name, std::function<Value(CallArgs&)> fn) {
                  std::make_shared<Function>(Function{std::move(name), std::move(fn)}));
 }
 
+const Value::Payload& Value::checked(Kind want) const {
+    if (kind_ != want) {
+        static const char* const names[] = {"Undefined", "None",     "bool",  "int",
+                                            "float",     "str",      "list",  "tuple",
+                                            "dict",      "function", "object"};
+        if (kind_ == Kind::kUndefined && want != Kind::kUndefined) {
+            raise("UndefinedError: " + (undefined_hint().empty() ? std::string("value is undefined")
+                                                                 : undefined_hint()));
+        }
+        raise(concat({"TypeError: expected ", names[int(want)], ", got ", names[int(kind_)]}));
+    }
+    return payload_;
+}
+
 int64_t Value::get_int() const {
-    return kind_ == Kind::kBool ? int64_t(get_bool()) : std::get<int64_t>(payload_);
+    if (kind_ == Kind::kBool) return int64_t(std::get<bool>(payload_));
+    return std::get<int64_t>(checked(Kind::kInt));
 }
 
 double Value::get_float() const {
-    return kind_ == Kind::kFloat ? std::get<double>(payload_) : double(get_int());
+    if (kind_ == Kind::kFloat) return std::get<double>(payload_);
+    return double(get_int());
+}
+
+const ValueList& Value::items() const {
+    if (kind_ == Kind::kTuple) return *std::get<std::shared_ptr<const ValueList>>(payload_);
+    return *std::get<std::shared_ptr<const ValueList>>(checked(Kind::kList));
 }
 
 const std::string& Value::undefined_hint() const {

@@ -76,15 +76,23 @@ class Value {
     bool is_sequence() const { return kind_ == Kind::kList || kind_ == Kind::kTuple; }
     bool is_dict() const { return kind_ == Kind::kDict; }
 
-    bool get_bool() const { return std::get<bool>(payload_); }
+    // Typed access; a value of another kind raises TypeError (templates are untrusted, so
+    // a wrong type is a template error, never undefined behaviour).
+    bool get_bool() const { return std::get<bool>(checked(Kind::kBool)); }
     int64_t get_int() const;   // bool or int
     double get_float() const;  // any number
-    const std::string& get_string() const { return std::get<std::string>(payload_); }
+    const std::string& get_string() const { return std::get<std::string>(checked(Kind::kString)); }
     const std::string& undefined_hint() const;
-    const ValueList& items() const { return *std::get<std::shared_ptr<const ValueList>>(payload_); }
-    const Dict& get_dict() const { return *std::get<std::shared_ptr<const Dict>>(payload_); }
-    const Function& get_function() const { return *std::get<std::shared_ptr<Function>>(payload_); }
-    Object& get_object() const { return *std::get<std::shared_ptr<Object>>(payload_); }
+    const ValueList& items() const;  // list or tuple
+    const Dict& get_dict() const {
+        return *std::get<std::shared_ptr<const Dict>>(checked(Kind::kDict));
+    }
+    const Function& get_function() const {
+        return *std::get<std::shared_ptr<Function>>(checked(Kind::kFunction));
+    }
+    Object& get_object() const {
+        return *std::get<std::shared_ptr<Object>>(checked(Kind::kObject));
+    }
     // Identity of shared containers (Jinja's `sameas`); null for plain values.
     const void* identity() const;
 
@@ -94,6 +102,7 @@ class Value {
                                  std::shared_ptr<Function>, std::shared_ptr<Object>>;
     template <typename T>
     Value(Kind k, T&& p) : kind_(k), payload_(std::forward<T>(p)) {}
+    const Payload& checked(Kind want) const;
     Kind kind_ = Kind::kUndefined;
     Payload payload_;
 };
