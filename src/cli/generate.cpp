@@ -27,15 +27,15 @@ Result<GenerateResult> generate(const Model& model, ForwardState& state,
                                 const std::vector<int32_t>& stop_tokens,
                                 const std::function<void(int32_t)>& on_token) {
     if (prompt.empty()) return Status::error("the prompt is empty");
-    const int64_t needed = int64_t(prompt.size()) + opt.n_predict;
+    const int64_t needed = opt.start_pos + int64_t(prompt.size()) + opt.n_predict;
     if (needed > state.kv.n_ctx()) {
-        return Status::error("prompt (" + std::to_string(prompt.size()) + " tokens) plus " +
-                             std::to_string(opt.n_predict) +
+        return Status::error("prompt (" + std::to_string(opt.start_pos + int64_t(prompt.size())) +
+                             " tokens) plus " + std::to_string(opt.n_predict) +
                              " to generate exceeds the context of " +
                              std::to_string(state.kv.n_ctx()) + " tokens");
     }
     GenerateResult r;
-    Result<double> pp = process_prompt(model, state, prompt, opt.n_ubatch);
+    Result<double> pp = process_prompt(model, state, prompt, opt.n_ubatch, opt.start_pos);
     if (!pp) return pp.status();
     r.prompt_seconds = *pp;
     Sampler sampler(opt.sampling);
@@ -50,7 +50,7 @@ Result<GenerateResult> generate(const Model& model, ForwardState& state,
         if (on_token) on_token(token);
         if (i + 1 == opt.n_predict) break;
         batch.clear();
-        batch.add(token, int32_t(prompt.size() + size_t(i)), 0, true);
+        batch.add(token, int32_t(size_t(opt.start_pos) + prompt.size() + size_t(i)), 0, true);
         CITADEL_TRY(forward(model, batch, state));
     }
     r.generate_seconds = seconds_since(t0);

@@ -15,6 +15,7 @@ struct GenerateOptions {
     int n_predict = 32;
     bool ignore_eos = false;
     int n_ubatch = 512;  // prompt tokens per forward pass
+    int start_pos = 0;   // the prompt continues a sequence already in the KV cache up to here
     SamplingParams sampling;
 };
 
@@ -24,7 +25,7 @@ struct GenerateResult {
     double generate_seconds = 0;  // for the tokens after the first
 };
 
-// Feeds `prompt` to sequence 0 from position 0, then samples up to n_predict tokens,
+// Feeds `prompt` to sequence 0 from position opt.start_pos, then samples up to n_predict tokens,
 // stopping at end-of-generation tokens in `stop_tokens` unless ignore_eos.
 Result<GenerateResult> generate(const Model& model, ForwardState& state,
                                 const std::vector<int32_t>& prompt, const GenerateOptions& opt,

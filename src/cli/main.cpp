@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
     add(add_synth);
     add(add_template);
     add(add_tokenize);
+    add(add_chat);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -57,8 +57,8 @@ int run(const RunArgs& a) {
     if (!prompt) return fail(prompt.error());
     for (int32_t t : *prompt) {
         if (t < 0 || t >= m.hp.n_vocab) {
-            return fail("token id " + std::to_string(t) + " is outside the vocabulary (0.." +
-                        std::to_string(m.hp.n_vocab - 1) + ")");
+            return fail("token id " + std::to_string(t) + " is out of range (the vocabulary has " +
+                        std::to_string(m.hp.n_vocab) + " tokens)");
         }
     }
     const std::vector<int32_t> stop = (*tok)->end_of_generation();

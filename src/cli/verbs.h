@@ -17,5 +17,6 @@ VerbRunner add_quantize(CLI::App& app);
 VerbRunner add_synth(CLI::App& app);
 VerbRunner add_template(CLI::App& app);
 VerbRunner add_tokenize(CLI::App& app);
+VerbRunner add_chat(CLI::App& app);
 
 }  // namespace citadel::cli

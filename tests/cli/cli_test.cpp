@@ -100,3 +100,66 @@ TEST(Cli, InfoAndBench) {
 
 }  // namespace
 }  // namespace citadel
+
+namespace citadel {
+namespace {
+
+std::string vocab_gguf(const std::string& name) {
+    return test::shared_dir() + "/reference/tokenizer/llama.cpp-vocab/ggml-vocab-" + name + ".gguf";
+}
+
+TEST(CliText, RunWithATextPrompt) {
+    CliRun r = run_citadel("run -m " + test::reference_model("stories260K.gguf") +
+                           " -p 'Once upon a time' -n 8 --temp 0 --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    const auto j = nlohmann::json::parse(r.output);
+    EXPECT_EQ(j["prompt_tokens"], (std::vector<int>{1, 403, 407, 261, 378}));  // BOS added
+    EXPECT_EQ(j["text"], ", there was a little girl");
+    CliRun neither = run_citadel("run -m " + test::reference_model("stories260K.gguf"));
+    EXPECT_NE(neither.exit_code, 0);
+    EXPECT_NE(neither.output.find("-p TEXT or --tokens"), std::string::npos) << neither.output;
+}
+
+TEST(CliText, TokenizeSingleAndBatch) {
+    CliRun one = run_citadel("tokenize -m " + vocab_gguf("llama-spm") + " 'Hello world'");
+    ASSERT_EQ(one.exit_code, 0) << one.output;
+    EXPECT_EQ(nlohmann::json::parse(one.output), nlohmann::json({15043, 3186}));
+    CliRun bos =
+        run_citadel("tokenize --add-special -m " + vocab_gguf("llama-spm") + " 'Hello world'");
+    EXPECT_EQ(nlohmann::json::parse(bos.output), nlohmann::json({1, 15043, 3186}));
+
+    const std::string batch =
+        (std::filesystem::temp_directory_path() / "citadel_tok_batch.json").string();
+    std::ofstream(batch) << R"(["<|im_start|>hi", ""])";
+    CliRun b = run_citadel("tokenize --parse-special --tokenizer " + test::shared_dir() +
+                           "/reference/tokenizer/hf/qwen3 --batch " + batch);
+    ASSERT_EQ(b.exit_code, 0) << b.output;
+    EXPECT_EQ(nlohmann::json::parse(b.output), nlohmann::json::parse("[[151644, 6023], []]"));
+
+    std::ofstream(batch) << R"(["ok", 3])";
+    CliRun bad = run_citadel("tokenize -m " + vocab_gguf("gpt-2") + " --batch " + batch);
+    EXPECT_EQ(bad.exit_code, 1);
+    EXPECT_NE(bad.output.find("item 1 is not a string"), std::string::npos) << bad.output;
+    std::filesystem::remove(batch);
+
+    CliRun no_vocab =
+        run_citadel("tokenize -m " + test::reference_model("syn-llama-f32.gguf") + " x");
+    EXPECT_EQ(no_vocab.exit_code, 0) << no_vocab.output;  // synthetic models carry a vocabulary
+}
+
+TEST(CliText, ChatAnswersEachLineAndReusesTheCache) {
+    const std::string cmd =
+        "printf 'Hello\\nOnce upon a time\\n/reset\\nAgain\\n' | " + test::citadel_binary() +
+        " chat -m " + test::reference_model("tinystories656k-q8_0.gguf") + " -n 12 --temp 0 2>&1";
+    FILE* p = popen(cmd.c_str(), "r");
+    std::string out;
+    std::array<char, 4096> buf;
+    while (size_t n = fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+    ASSERT_EQ(pclose(p), 0) << out;
+    EXPECT_NE(out.find("no chat template; using ChatML"), std::string::npos) << out;
+    // Three replies, one line each, after the warning line.
+    EXPECT_GE(std::count(out.begin(), out.end(), '\n'), 4) << out;
+}
+
+}  // namespace
+}  // namespace citadel
