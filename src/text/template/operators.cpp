@@ -430,12 +430,13 @@ std::string percent_format(std::string_view fmt, const Value& args) {
         while (i < fmt.size() && std::string_view("-+ #0").find(fmt[i]) != std::string_view::npos)
             flags += fmt[i++];
         int width = -1, precision = -1;
+        // Digits saturate at 100000, which the check below rejects.
         while (i < fmt.size() && fmt[i] >= '0' && fmt[i] <= '9')
-            width = std::max(width, 0) * 10 + (fmt[i++] - '0');
+            width = std::min(std::max(width, 0) * 10 + (fmt[i++] - '0'), 100000);
         if (i < fmt.size() && fmt[i] == '.') {
             precision = 0;
             while (++i < fmt.size() && fmt[i] >= '0' && fmt[i] <= '9')
-                precision = precision * 10 + (fmt[i] - '0');
+                precision = std::min(precision * 10 + (fmt[i] - '0'), 100000);
         }
         if (i >= fmt.size()) raise("ValueError: incomplete format");
         if (width > 10000 || precision > 10000) raise("ValueError: format width too large");
