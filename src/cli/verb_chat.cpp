@@ -9,6 +9,7 @@
 #include "cli/common.h"
 #include "cli/generate.h"
 #include "cli/verbs.h"
+#include "text/chat_prompt.h"
 #include "text/stream_decoder.h"
 #include "text/template/chat_template.h"
 #include "text/template/chat_template_source.h"
@@ -43,18 +44,13 @@ size_t common_prefix(const std::vector<int32_t>& a, const std::vector<int32_t>& 
     return n;
 }
 
-// The rendered conversation as tokens, with BOS in front when the model wants it and the
-// template did not write it.
+// The rendered conversation as tokens (special tokens typed into messages stay text).
 Result<std::vector<int32_t>> render(const jinja::ChatTemplate& tpl, const text::Tokenizer& tok,
                                     const ordered_json& messages) {
-    Result<std::string> prompt =
-        tpl.apply({{"messages", messages}, {"add_generation_prompt", true}});
+    Result<text::ChatPrompt> prompt =
+        text::render_chat(tpl, {{"messages", messages}, {"add_generation_prompt", true}});
     if (!prompt) return Status::error("chat template: " + prompt.error());
-    std::vector<int32_t> ids = tok.encode(*prompt, {.parse_special = true});
-    const std::vector<int32_t> bos = tok.encode("", {.add_special = true});
-    if (!bos.empty() && (ids.empty() || ids.front() != bos.front()))
-        ids.insert(ids.begin(), bos.front());
-    return ids;
+    return text::encode_chat(tok, *prompt);
 }
 
 class ChatSession {

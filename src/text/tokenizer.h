@@ -14,6 +14,7 @@
 
 #include "core/status.h"
 #include "gguf/gguf.h"
+#include "text/regex.h"
 #include "text/tokenizer/models.h"
 #include "text/tokenizer/pipeline.h"
 
@@ -39,6 +40,9 @@ enum class DecodeStyle {
 struct EncodeOptions {
     bool add_special = false;    // BOS/EOS (or CLS/SEP) as the model's configuration says
     bool parse_special = false;  // control tokens written in the text become their ids
+    // Byte ranges of the text (e.g. user content inside a rendered chat template) where
+    // control tokens are never parsed, even with parse_special.
+    std::span<const Span> literal = {};
 };
 
 struct DecodeOptions {
@@ -101,7 +105,7 @@ class Tokenizer {
         std::string_view text;
         int32_t token = -1;  // >= 0: an added token
     };
-    std::vector<Section> split_added(std::string_view text, bool parse_special) const;
+    std::vector<Section> split_added(std::string_view text, const EncodeOptions& opt) const;
     void encode_text(std::string_view text, bool first, std::vector<int32_t>& out) const;
 
     TokenizerParts p_;

@@ -70,7 +70,13 @@ bool Tokenizer::is_end_of_generation(int32_t id) const {
 
 // Cuts text at added tokens: the leftmost match wins, the longest among those at one place.
 std::vector<Tokenizer::Section> Tokenizer::split_added(std::string_view text,
-                                                       bool parse_special) const {
+                                                       const EncodeOptions& opt) const {
+    auto in_literal = [&](size_t b, size_t e) {
+        for (const Span& s : opt.literal) {
+            if (b < s.end && s.begin < e) return true;
+        }
+        return false;
+    };
     std::vector<Section> out;
     size_t start = 0;  // of the pending text section
     bool strip_next = false;
@@ -87,8 +93,9 @@ std::vector<Tokenizer::Section> Tokenizer::split_added(std::string_view text,
         const AddedToken* hit = nullptr;
         for (size_t k : added_by_first_byte_[static_cast<unsigned char>(text[i])]) {
             const AddedToken& t = p_.added[k];
-            if (t.special && !parse_special) continue;
+            if (t.special && !opt.parse_special) continue;
             if (text.compare(i, t.text.size(), t.text) == 0) {
+                if (t.special && in_literal(i, i + t.text.size())) continue;
                 hit = &t;
                 break;
             }
@@ -119,13 +126,21 @@ void Tokenizer::encode_text(std::string_view text, bool first, std::vector<int32
 
 std::vector<int32_t> Tokenizer::encode(std::string_view raw, const EncodeOptions& opt) const {
     std::string text = sanitize_utf8(raw);
-    if (p_.llama_prefix_once && !text.empty())
+    // Literal ranges are byte offsets into raw; keep them only while they still point there.
+    std::vector<Span> literal(opt.literal.begin(), opt.literal.end());
+    if (text.size() != raw.size()) literal.clear();
+    if (p_.llama_prefix_once && !text.empty()) {
+        if (text.find(kMetaspace) != std::string::npos) literal.clear();
+        for (Span& sp : literal) sp = {sp.begin + kMetaspace.size(), sp.end + kMetaspace.size()};
         text = kMetaspace + replace_all(text, kMetaspace, " ");
+    }
     std::vector<int32_t> out;
     if (opt.add_special) out = p_.prefix;
     const size_t body = out.size();
     bool first = true;
-    for (const Section& s : split_added(text, opt.parse_special)) {
+    EncodeOptions o = opt;
+    o.literal = literal;
+    for (const Section& s : split_added(text, o)) {
         if (s.token >= 0) {
             out.push_back(s.token);
         } else {
