@@ -9,6 +9,12 @@ if [ ! -d "$checks" ]; then
   echo "reference checks: $checks not found (the shared reference data sits beside the repo)"
   exit 1
 fi
+# The template references were rendered with strftime_now() pinned to the time in their
+# "now" field; citadel's template verb honours the same pin through CITADEL_NOW.
+if [ -z "${CITADEL_NOW:-}" ]; then
+  ref=$(ls "$checks"/../reference/templates/*.json 2>/dev/null | head -1)
+  [ -n "$ref" ] && export CITADEL_NOW=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["now"])' "$ref")
+fi
 status=0
 for pair in check_logits:logits check_tokenizers:tokenize check_templates:template; do
   check=${pair%%:*}; verb=${pair##*:}
