@@ -8,11 +8,13 @@
 #include <string_view>
 #include <vector>
 
+#include "text/unicode.h"
+
 namespace citadel::jinja {
 
 // Decodes the code point at s[i] and advances i (invalid bytes decode as themselves).
 uint32_t decode_utf8(std::string_view s, size_t& i);
-void append_utf8(uint32_t cp, std::string& out);
+using text::append_utf8;  // one UTF-8 encoder for the text layer
 std::vector<uint32_t> code_points(std::string_view s);
 std::string from_code_points(const std::vector<uint32_t>& cps, size_t begin, size_t end);
 size_t count_code_points(std::string_view s);
