@@ -28,11 +28,11 @@ Result<GenerateResult> generate(const Model& model, ForwardState& state,
                                 const std::function<void(int32_t)>& on_token) {
     if (prompt.empty()) return Status::error("the prompt is empty");
     const int64_t needed = opt.start_pos + int64_t(prompt.size()) + opt.n_predict;
-    if (needed > state.kv.n_ctx()) {
+    if (needed > state.slot_ctx) {
         return Status::error("prompt (" + std::to_string(opt.start_pos + int64_t(prompt.size())) +
                              " tokens) plus " + std::to_string(opt.n_predict) +
                              " to generate exceeds the context of " +
-                             std::to_string(state.kv.n_ctx()) + " tokens");
+                             std::to_string(state.slot_ctx) + " tokens");
     }
     GenerateResult r;
     Result<double> pp = process_prompt(model, state, prompt, opt.n_ubatch, opt.start_pos);

@@ -32,17 +32,16 @@ void add_bias(float* rows, int64_t n_rows, const std::vector<float>& bias) {
     }
 }
 
-// Writes this batch's K and V rows into the cache (F16).
+// Writes this batch's K and V rows into the cache.
 void store_kv(LayerContext& ctx) {
     const HParams& hp = ctx.model.hp;
     ForwardState& st = ctx.st;
+    const int64_t bs = st.kv.block_size();
     for (int64_t t = 0; t < ctx.n_tokens; ++t) {
-        const int seq = ctx.batch.seq_ids[size_t(t)];
         const int64_t pos = ctx.batch.positions[size_t(t)];
-        st.kernels.vec.f32_to_f16(&st.k[size_t(t * hp.kv_dim())], st.kv.k(ctx.layer, seq, pos),
-                                  hp.kv_dim());
-        st.kernels.vec.f32_to_f16(&st.v[size_t(t * hp.v_dim())], st.kv.v(ctx.layer, seq, pos),
-                                  hp.v_dim());
+        const int32_t block = ctx.table(t)[size_t(pos / bs)];
+        st.kv.store(ctx.layer, block, pos % bs, &st.k[size_t(t * hp.kv_dim())],
+                    &st.v[size_t(t * hp.v_dim())], st.kernels);
     }
 }
 

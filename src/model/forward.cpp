@@ -14,26 +14,49 @@ int64_t default_ctx(const Model& model, int64_t requested) {
     return std::min<int64_t>(model.hp.n_ctx_train, 4096);
 }
 
+Status check_table(const std::vector<int32_t>& table, int32_t seq, int64_t pos,
+                   const ForwardState& st) {
+    const int64_t bs = st.kv.block_size();
+    if (pos / bs >= int64_t(table.size())) {
+        return Status::error("position " + std::to_string(pos) + " of sequence " +
+                             std::to_string(seq) + " is beyond its " +
+                             std::to_string(table.size()) + " KV blocks");
+    }
+    const int32_t block = table[size_t(pos / bs)];
+    if (block < 0 || block >= st.kv.n_blocks()) {
+        return Status::error("KV block " + std::to_string(block) + " does not exist (" +
+                             std::to_string(st.kv.n_blocks()) + " blocks)");
+    }
+    return ok_status();
+}
+
 Status validate(const Model& model, const Batch& b, const ForwardState& st) {
     const size_t n = b.tokens.size();
     if (b.positions.size() != n || b.seq_ids.size() != n || b.want_logits.size() != n) {
         return Status::error("batch arrays have different lengths");
     }
+    const bool fixed = b.block_tables.empty();
+    if (fixed && st.slot_tables.empty()) {
+        return Status::error("a paged KV cache needs the batch's block tables");
+    }
+    const auto& tables = fixed ? st.slot_tables : b.block_tables;
     for (size_t i = 0; i < n; ++i) {
         if (b.tokens[i] < 0 || b.tokens[i] >= model.hp.n_vocab) {
             return Status::error("token id " + std::to_string(b.tokens[i]) +
                                  " is out of range (vocabulary size " +
                                  std::to_string(model.hp.n_vocab) + ")");
         }
-        if (b.positions[i] < 0 || b.positions[i] >= st.kv.n_ctx()) {
+        if (b.seq_ids[i] < 0 || size_t(b.seq_ids[i]) >= tables.size()) {
+            return Status::error("sequence " + std::to_string(b.seq_ids[i]) +
+                                 " does not exist (" + std::to_string(tables.size()) +
+                                 (fixed ? " slots)" : " block tables)"));
+        }
+        if (b.positions[i] < 0 || (fixed && b.positions[i] >= st.slot_ctx)) {
             return Status::error("position " + std::to_string(b.positions[i]) +
-                                 " is outside the context of " + std::to_string(st.kv.n_ctx()) +
+                                 " is outside the context of " + std::to_string(st.slot_ctx) +
                                  " tokens");
         }
-        if (b.seq_ids[i] < 0 || b.seq_ids[i] >= st.kv.n_seq()) {
-            return Status::error("sequence slot " + std::to_string(b.seq_ids[i]) +
-                                 " does not exist (" + std::to_string(st.kv.n_seq()) + " slots)");
-        }
+        CITADEL_TRY(check_table(tables[size_t(b.seq_ids[i])], b.seq_ids[i], b.positions[i], st));
     }
     return ok_status();
 }
@@ -76,14 +99,31 @@ void output_logits(const Model& model, const Batch& b, ForwardState& st) {
 
 }  // namespace
 
+static KvCacheConfig kv_config(const Model& model, const ForwardOptions& o) {
+    CITADEL_CHECK(KvCache::check(model.hp, o.kv_type).ok());
+    if (o.kv_blocks > 0) return {o.kv_blocks, o.block_size, o.kv_type};
+    const int64_t per_slot = (default_ctx(model, o.n_ctx) + o.block_size - 1) / o.block_size;
+    return {per_slot * std::max(o.n_seq, 1), o.block_size, o.kv_type};
+}
+
 ForwardState::ForwardState(const Model& model, const ForwardOptions& o)
-    : pool(o.n_threads),
-      kv(model.hp, std::max(o.n_seq, 1), default_ctx(model, o.n_ctx)),
-      kernels(citadel::kernels()) {
+    : pool(o.n_threads), kv(model.hp, kv_config(model, o)), kernels(citadel::kernels()) {
+    if (o.kv_blocks <= 0) {
+        slot_ctx = default_ctx(model, o.n_ctx);
+        const int64_t per_slot = kv.n_blocks() / std::max(o.n_seq, 1);
+        slot_tables.resize(size_t(std::max(o.n_seq, 1)));
+        for (size_t s = 0; s < slot_tables.size(); ++s) {
+            for (int64_t b = 0; b < per_slot; ++b) {
+                slot_tables[s].push_back(int32_t(int64_t(s) * per_slot + b));
+            }
+        }
+    }
     attention_scratch.resize(size_t(pool.size()));
     for (AttentionScratch& a : attention_scratch) {
         a.q16.resize(size_t(model.hp.head_dim));
         a.acc16.resize(size_t(model.hp.head_dim_v));
+        a.k16.resize(size_t(kv.block_size() * model.hp.head_dim));
+        a.v16.resize(size_t(kv.block_size() * model.hp.head_dim_v));
     }
 }
 

@@ -21,6 +21,9 @@ struct Batch {
     std::vector<int32_t> positions;
     std::vector<int32_t> seq_ids;
     std::vector<uint8_t> want_logits;  // 1 where logits are wanted
+    // block_tables[s]: the KV blocks of sequence s; position p is in block [p / block_size].
+    // Left empty, sequence s is the state's fixed slot s (ForwardOptions::n_seq slots).
+    std::vector<std::vector<int32_t>> block_tables;
 
     void add(int32_t token, int32_t pos, int32_t seq, bool logits) {
         tokens.push_back(token);
@@ -34,8 +37,14 @@ struct Batch {
 
 struct ForwardOptions {
     int n_threads = 0;  // 0: one per core
+    // Fixed slots (run, chat, logits): n_seq sequences of n_ctx positions, each its own blocks.
     int n_seq = 1;      // sequence slots in the KV cache
     int64_t n_ctx = 0;  // positions per slot; 0: the model's training context (max 4096)
+    // Paged (the serving engine): kv_blocks > 0 allocates that many blocks instead, and every
+    // batch carries the block tables of its sequences.
+    int64_t kv_blocks = 0;
+    int block_size = 16;
+    KvType kv_type = KvType::kF16;  // KvCache::check must accept it for the model
 };
 
 // Per-thread buffers of the attention.
@@ -43,6 +52,9 @@ struct AttentionScratch {
     std::vector<uint16_t> q16;    // [head_dim] the query head in F16
     std::vector<uint16_t> acc16;  // [head_dim_v] F16 accumulator of the weighted values
     std::vector<float> tile;      // scratch of the tiled (prompt) attention kernel
+    std::vector<uint16_t> k16, v16;            // dequantized Q8_0 keys / values of a head
+    std::vector<const uint16_t*> k_blocks;     // per-block key pointers of the tiled kernel
+    std::vector<const uint16_t*> v_blocks;
 };
 
 // Everything mutable of a forward pass: KV cache, scratch buffers, threads.
@@ -51,6 +63,8 @@ struct ForwardState {
 
     ThreadPool pool;
     KvCache kv;
+    std::vector<std::vector<int32_t>> slot_tables;  // fixed slots' block tables (else empty)
+    int64_t slot_ctx = 0;                           // positions per fixed slot (else 0)
     const KernelTable& kernels;
     MatmulScratch matmul_scratch;
     // Activations of the current batch, T = batch size.
@@ -79,6 +93,12 @@ struct LayerContext {
     ForwardState& st;
     int64_t layer;
     int64_t n_tokens;
+
+    // The block table of the sequence of batch token t.
+    const std::vector<int32_t>& table(int64_t t) const {
+        const auto s = size_t(batch.seq_ids[size_t(t)]);
+        return batch.block_tables.empty() ? st.slot_tables[s] : batch.block_tables[s];
+    }
 };
 
 }  // namespace citadel

@@ -53,24 +53,34 @@ struct VecOps {
 
 // Causal attention of a tile of up to kAttentionTileQ query rows of one head: the queries sit
 // at consecutive positions q_pos0, q_pos0 + 1, ... of one sequence and attend to that
-// sequence's keys and values 0..their own position (F16 rows, stride in elements). F32
-// arithmetic throughout (the prompt-sized path; decode uses VecOps for llama.cpp's rounding).
+// sequence's keys and values 0..their own position. Keys and values are paged: the F16 row
+// of position j is row j % block_size of block j / block_size (rows stride elements apart).
+// F32 arithmetic throughout (the prompt-sized path; decode uses VecOps for llama.cpp's
+// rounding).
 constexpr int kAttentionTileQ = 16;
 struct AttentionTile {
     const float* q;  // [n_q][q_stride]
     size_t q_stride;
     int64_t n_q;
     int64_t q_pos0;
-    const uint16_t* k;  // key of position j at k + j * k_stride
+    const uint16_t* const* k_blocks;  // key of position j: k_blocks[j / bs] + (j % bs) * k_stride
     size_t k_stride;
-    const uint16_t* v;  // value of position j at v + j * v_stride
+    const uint16_t* const* v_blocks;
     size_t v_stride;
+    int64_t block_size;
     int64_t head_dim;
     int64_t head_dim_v;
     float scale;
     float* out;  // [n_q][out_stride]
     size_t out_stride;
     float* scratch;  // attention_scratch_floats(head_dim, head_dim_v) floats, 64-byte aligned
+
+    const uint16_t* key(int64_t j) const {
+        return k_blocks[j / block_size] + (j % block_size) * int64_t(k_stride);
+    }
+    const uint16_t* value(int64_t j) const {
+        return v_blocks[j / block_size] + (j % block_size) * int64_t(v_stride);
+    }
 };
 using AttentionTileFn = void (*)(const AttentionTile& a);
 inline size_t attention_scratch_floats(int64_t head_dim, int64_t head_dim_v) {

@@ -37,7 +37,7 @@ void load_keys(const AttentionTile& a, int64_t j0, int nk, const Tile& t) {
     for (int64_t d0 = 0; d0 < a.head_dim; d0 += 16) {
         __m512 cols[kKeys];
         for (int k = 0; k < kKeys; ++k) {
-            cols[k] = k < nk ? load_f16(a.k + (j0 + k) * a.k_stride + d0) : _mm512_setzero_ps();
+            cols[k] = k < nk ? load_f16(a.key(j0 + k) + d0) : _mm512_setzero_ps();
         }
         for (int d = 0; d < 16; ++d) {
             for (int k = 0; k < kKeys; ++k) row[k] = cols[k][d];
@@ -47,7 +47,7 @@ void load_keys(const AttentionTile& a, int64_t j0, int nk, const Tile& t) {
     for (int k = 0; k < kKeys; ++k) {
         for (int64_t d = 0; d < a.head_dim_v; d += 16) {
             const __m512 v =
-                k < nk ? load_f16(a.v + (j0 + k) * a.v_stride + d) : _mm512_setzero_ps();
+                k < nk ? load_f16(a.value(j0 + k) + d) : _mm512_setzero_ps();
             _mm512_store_ps(t.vt + k * a.head_dim_v + d, v);
         }
     }

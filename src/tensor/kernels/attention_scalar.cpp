@@ -15,7 +15,7 @@ void attention_tile_scalar(const AttentionTile& a) {
         const int64_t pos = a.q_pos0 + i;
         float max_score = -INFINITY;
         for (int64_t j = 0; j <= pos; ++j) {
-            const uint16_t* k = a.k + j * a.k_stride;
+            const uint16_t* k = a.key(j);
             float s = 0.0f;
             for (int64_t d = 0; d < a.head_dim; ++d) s += q[d] * fp16_to_fp32(k[d]);
             max_score = std::max(max_score, s * a.scale);
@@ -24,12 +24,12 @@ void attention_tile_scalar(const AttentionTile& a) {
         float* out = a.out + i * a.out_stride;
         std::fill(out, out + a.head_dim_v, 0.0f);
         for (int64_t j = 0; j <= pos; ++j) {
-            const uint16_t* k = a.k + j * a.k_stride;
+            const uint16_t* k = a.key(j);
             float s = 0.0f;
             for (int64_t d = 0; d < a.head_dim; ++d) s += q[d] * fp16_to_fp32(k[d]);
             const float p = std::exp(s * a.scale - max_score);
             sum += p;
-            const uint16_t* v = a.v + j * a.v_stride;
+            const uint16_t* v = a.value(j);
             for (int64_t d = 0; d < a.head_dim_v; ++d) out[d] += p * fp16_to_fp32(v[d]);
         }
         for (int64_t d = 0; d < a.head_dim_v; ++d) out[d] /= sum;
