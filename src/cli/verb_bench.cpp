@@ -155,7 +155,8 @@ VerbRunner add_bench(CLI::App& app) {
     c->add_option("-t,--threads", a->threads, "Compute threads")->check(CLI::Range(0, 1024));
     c->add_option("-r,--reps", a->reps, "Repetitions")->check(CLI::Range(1, 1000));
     c->add_flag("--json", a->json, "JSON output");
-    return [a] { return run(*a); };
+    VerbRunner batch = add_bench_batch(*bench);
+    return [a, c, batch] { return c->parsed() ? run(*a) : batch(); };
 }
 
 }  // namespace citadel::cli

@@ -1,11 +1,11 @@
 // Attention of a batch over the paged KV cache. Two paths, split as llama.cpp splits its CPU
 // flash attention, so that our results track its to the bit where they can:
-//  - runs under kTiledMinTokens tokens of a sequence (decoding, short prompts): llama.cpp's
-//    exact arithmetic per query (F16 query, F16 accumulator, online softmax) — greedy
-//    continuations then match it token for token;
-//  - longer runs (prompt processing): F32 tiles of 16 queries x 16 keys sharing converted
-//    keys and values (tensor/kernels attention_tile), where llama.cpp also switches to F32
-//    tiles.
+//  - decode arithmetic (generated tokens, short prompts): llama.cpp's exact arithmetic per
+//    query (F16 query, F16 accumulator, online softmax) — greedy continuations then match it
+//    token for token;
+//  - prompt arithmetic (prompt processing): F32 tiles of 16 queries x 16 keys sharing
+//    converted keys and values (tensor/kernels attention_tile), where llama.cpp also
+//    switches to F32 tiles. Batch::prompt_arithmetic says which token takes which.
 #include <algorithm>
 #include <cmath>
 
@@ -14,8 +14,6 @@
 
 namespace citadel {
 namespace {
-
-constexpr int64_t kTiledMinTokens = 64;
 
 // Softmax-weighted sum of V over positions 0..pos of one sequence for one query head.
 // Same arithmetic as llama.cpp's CPU flash attention, so greedy continuations match it
@@ -64,31 +62,29 @@ struct QueryTile {
     int64_t n;
 };
 
-// How the batch's tokens are attended: each maximal run of one sequence's consecutive
-// positions is cut into tiles for the tiled kernel when the run is prompt-sized, else each of
-// its tokens is attended alone. The choice depends only on the run, never on the rest of the
-// batch, so a sequence's results do not change with what it is batched with.
+// How the batch's tokens are attended: runs of one sequence's consecutive positions that
+// take the prompt arithmetic are cut into tiles for the tiled kernel; every other token is
+// attended alone. The choice is per token (ForwardState::prompt_arithmetic), never by the
+// rest of the batch, so a sequence's results do not change with what it is batched with.
 struct AttentionPlan {
     std::vector<QueryTile> tiles;
     std::vector<int64_t> single;  // batch indices
 };
 
-AttentionPlan plan_attention(const Batch& b) {
+AttentionPlan plan_attention(const Batch& b, const std::vector<uint8_t>& prompt) {
     AttentionPlan plan;
     size_t t = 0;
     while (t < b.size()) {
+        if (!prompt[t]) {
+            plan.single.push_back(int64_t(t++));
+            continue;
+        }
         size_t end = t + 1;
-        while (end < b.size() && b.seq_ids[end] == b.seq_ids[t] &&
-               b.positions[end] == b.positions[end - 1] + 1) {
+        while (end < b.size() && prompt[end] && end - t < size_t(kAttentionTileQ) &&
+               b.seq_ids[end] == b.seq_ids[t] && b.positions[end] == b.positions[end - 1] + 1) {
             ++end;
         }
-        if (int64_t(end - t) >= kTiledMinTokens) {
-            for (size_t i = t; i < end; i += kAttentionTileQ) {
-                plan.tiles.push_back({int64_t(i), std::min<int64_t>(kAttentionTileQ, int64_t(end - i))});
-            }
-        } else {
-            for (size_t i = t; i < end; ++i) plan.single.push_back(int64_t(i));
-        }
+        plan.tiles.push_back({int64_t(t), int64_t(end - t)});
         t = end;
     }
     return plan;
@@ -173,7 +169,7 @@ void attend_tiled(LayerContext& ctx, const std::vector<QueryTile>& tiles) {
 }  // namespace
 
 void attend(LayerContext& ctx) {
-    const AttentionPlan plan = plan_attention(ctx.batch);
+    const AttentionPlan plan = plan_attention(ctx.batch, ctx.st.prompt_arithmetic);
     if (!plan.tiles.empty()) attend_tiled(ctx, plan.tiles);
     if (!plan.single.empty()) attend_singles(ctx, plan.single);
 }

@@ -6,8 +6,6 @@
 namespace citadel {
 namespace {
 
-constexpr int64_t kVectorSwigluMinTokens = 64;
-
 // Rotates n_heads heads of size head_dim in place by the token's cos/sin table.
 void apply_rope(float* heads, int64_t n_heads, int64_t head_dim, int64_t n_rot, RopeMode mode,
                 const float* cos_t, const float* sin_t) {
@@ -75,20 +73,20 @@ void project_qkv(LayerContext& ctx, const LayerWeights& l, const AttentionOption
     }
 }
 
-// gate = silu(gate) * up. Prompt-sized batches use the vector kernel (its own exp); smaller
-// ones keep libm's expf, which reproduces llama.cpp's decode results more often.
+// gate = silu(gate) * up, per token: the prompt arithmetic uses the vector kernel (its own
+// exp); the decode arithmetic keeps libm's expf, which reproduces llama.cpp's decode results
+// more often.
 void swiglu_rows(LayerContext& ctx) {
     ForwardState& st = ctx.st;
     const int64_t n_ff = ctx.model.hp.n_ff;
-    if (ctx.n_tokens < kVectorSwigluMinTokens) {
-        float* g = st.gate.data();
-        const float* u = st.up.data();
-        for (int64_t i = 0; i < ctx.n_tokens * n_ff; ++i)
-            g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-        return;
-    }
     st.pool.parallel_for(ctx.n_tokens, [&](int64_t t, int) {
-        st.kernels.vec.swiglu(n_ff, &st.gate[size_t(t * n_ff)], &st.up[size_t(t * n_ff)]);
+        float* g = &st.gate[size_t(t * n_ff)];
+        const float* u = &st.up[size_t(t * n_ff)];
+        if (st.prompt_arithmetic[size_t(t)]) {
+            st.kernels.vec.swiglu(n_ff, g, u);
+            return;
+        }
+        for (int64_t i = 0; i < n_ff; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
     });
 }
 

@@ -32,7 +32,8 @@ Status check_table(const std::vector<int32_t>& table, int32_t seq, int64_t pos,
 
 Status validate(const Model& model, const Batch& b, const ForwardState& st) {
     const size_t n = b.tokens.size();
-    if (b.positions.size() != n || b.seq_ids.size() != n || b.want_logits.size() != n) {
+    if (b.positions.size() != n || b.seq_ids.size() != n || b.want_logits.size() != n ||
+        (!b.prompt_arithmetic.empty() && b.prompt_arithmetic.size() != n)) {
         return Status::error("batch arrays have different lengths");
     }
     const bool fixed = b.block_tables.empty();
@@ -70,6 +71,28 @@ void resize_buffers(const HParams& hp, size_t T, ForwardState& st) {
     st.attn.resize(T * size_t(hp.n_head * hp.head_dim_v));
     st.gate.resize(T * size_t(hp.n_ff));
     st.up.resize(T * size_t(hp.n_ff));
+}
+
+// The batch's prompt_arithmetic, or 1 for tokens in runs of >= kPromptRunTokens consecutive
+// positions of one sequence.
+void choose_arithmetic(const Batch& b, ForwardState& st) {
+    if (!b.prompt_arithmetic.empty()) {
+        st.prompt_arithmetic = b.prompt_arithmetic;
+        return;
+    }
+    st.prompt_arithmetic.assign(b.size(), 0);
+    size_t t = 0;
+    while (t < b.size()) {
+        size_t end = t + 1;
+        while (end < b.size() && b.seq_ids[end] == b.seq_ids[t] &&
+               b.positions[end] == b.positions[end - 1] + 1) {
+            ++end;
+        }
+        if (int64_t(end - t) >= kPromptRunTokens) {
+            std::fill(st.prompt_arithmetic.begin() + long(t), st.prompt_arithmetic.begin() + long(end), 1);
+        }
+        t = end;
+    }
 }
 
 void embed(const Model& model, const Batch& b, ForwardState& st) {
@@ -132,6 +155,7 @@ Status forward(const Model& model, const Batch& batch, ForwardState& st) {
     st.n_logits = 0;
     if (batch.size() == 0) return ok_status();
     resize_buffers(model.hp, batch.size(), st);
+    choose_arithmetic(batch, st);
     embed(model, batch, st);
     prepare_rope(model, batch, st);
     for (int64_t il = 0; il < model.hp.n_layer; ++il) {

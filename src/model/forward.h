@@ -24,6 +24,12 @@ struct Batch {
     // block_tables[s]: the KV blocks of sequence s; position p is in block [p / block_size].
     // Left empty, sequence s is the state's fixed slot s (ForwardOptions::n_seq slots).
     std::vector<std::vector<int32_t>> block_tables;
+    // 1 where a token takes the prompt arithmetic (tiled F32 attention, vector SwiGLU), 0 for
+    // the decode arithmetic (llama.cpp's per-query F16 attention, libm's exp). Left empty,
+    // runs of >= kPromptRunTokens consecutive positions of one sequence are prompt. The
+    // serving engine marks prompt tokens, so a sequence's numbers never depend on how its
+    // prompt was chunked, cached or batched.
+    std::vector<uint8_t> prompt_arithmetic;
 
     void add(int32_t token, int32_t pos, int32_t seq, bool logits) {
         tokens.push_back(token);
@@ -34,6 +40,8 @@ struct Batch {
     size_t size() const { return tokens.size(); }
     void clear() { *this = Batch(); }
 };
+
+constexpr int64_t kPromptRunTokens = 64;
 
 struct ForwardOptions {
     int n_threads = 0;  // 0: one per core
@@ -78,6 +86,7 @@ struct ForwardState {
     std::vector<float> up;                            // [T][n_ff]
     std::vector<float> rope_cos, rope_sin;            // [T][n_rot / 2]
     std::vector<AttentionScratch> attention_scratch;  // [thread]
+    std::vector<uint8_t> prompt_arithmetic;           // [T] effective Batch::prompt_arithmetic
     std::vector<float> logits;                        // [tokens wanting logits][n_vocab]
     int64_t n_logits = 0;
 };

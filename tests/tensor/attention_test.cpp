@@ -20,7 +20,7 @@ struct Case {
 std::vector<const uint16_t*> shuffled_blocks(const std::vector<uint16_t>& rows, int64_t n_blocks,
                                              int64_t rows_per_block, int64_t stride,
                                              size_t offset, std::mt19937& rng) {
-    std::vector<int64_t> order(size_t(n_blocks));
+    std::vector<int64_t> order(static_cast<size_t>(n_blocks));
     for (int64_t b = 0; b < n_blocks; ++b) order[size_t(b)] = b;
     std::shuffle(order.begin(), order.end(), rng);
     std::vector<const uint16_t*> blocks;
