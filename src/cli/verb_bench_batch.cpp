@@ -1,6 +1,8 @@
 // citadel bench batch: many concurrent generation streams through the engine API (no HTTP).
 // Closed loop, as ../shared/tools/loadgen.py drives a server: C clients each submit their next
 // request when the previous one finishes; every request generates exactly --gen tokens.
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
@@ -189,6 +191,14 @@ RunResult run_load(Engine& engine, const std::vector<std::vector<int32_t>>& prom
     return res;
 }
 
+// Resident memory of this process (with a fixed --kv-mem it stays flat across levels).
+double resident_mib() {
+    std::ifstream statm("/proc/self/statm");
+    size_t pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return std::round(double(resident) * double(sysconf(_SC_PAGE_SIZE)) / 1048576.0);
+}
+
 nlohmann::json to_json(const RunResult& r) {
     const int64_t queried = r.after.prefix_queried_tokens - r.before.prefix_queried_tokens;
     const int64_t hits = r.after.prefix_hit_tokens - r.before.prefix_hit_tokens;
@@ -207,16 +217,20 @@ nlohmann::json to_json(const RunResult& r) {
             {"prefix_hit_rate", queried > 0 ? round2(double(hits) / double(queried)) : 0.0},
             {"preemptions", r.after.preemptions - r.before.preemptions},
             {"steps", r.after.steps - r.before.steps},
-            {"kv_blocks_total", r.after.kv_blocks_total}};
+            {"kv_blocks_peak", r.after.kv_blocks_peak},
+            {"kv_blocks_total", r.after.kv_blocks_total},
+            {"rss_mib", resident_mib()}};
 }
 
 void print_row(const nlohmann::json& j) {
-    std::printf("| %d | %d | %.1f | %.1f | %.0f / %.0f | %.1f / %.1f | %.0f%% | %lld |\n",
+    std::printf("| %d | %d | %.1f | %.1f | %.0f / %.0f | %.1f / %.1f | %.0f%% | %lld | %lld / %lld | %.0f |\n",
                 j["concurrency"].get<int>(), j["requests"].get<int>(), j["wall_s"].get<double>(),
                 j["output_tok_s"].get<double>(), j["ttft_p50_ms"].get<double>(),
                 j["ttft_p99_ms"].get<double>(), j["itl_p50_ms"].get<double>(),
                 j["itl_p99_ms"].get<double>(), 100.0 * j["prefix_hit_rate"].get<double>(),
-                static_cast<long long>(j["preemptions"].get<int64_t>()));
+                static_cast<long long>(j["preemptions"].get<int64_t>()),
+                static_cast<long long>(j["kv_blocks_peak"].get<int64_t>()),
+                static_cast<long long>(j["kv_blocks_total"].get<int64_t>()), j["rss_mib"].get<double>());
 }
 
 int run(const BatchArgs& a) {
@@ -243,7 +257,8 @@ int run(const BatchArgs& a) {
     run_load(**engine, {prompts->front()}, 1, 1, 4);  // warm-up: faults the weights in
     if (!a.json) {
         std::printf("| streams | requests | wall s | output t/s | TTFT p50 / p99 ms | "
-                    "ITL p50 / p99 ms | prefix hits | preemptions |\n|---|---|---|---|---|---|---|---|\n");
+                    "ITL p50 / p99 ms | prefix hits | preemptions | KV blocks peak / total | RSS MiB |\n"
+                    "|---|---|---|---|---|---|---|---|---|---|\n");
     }
     for (int32_t c : *levels) {
         const int n = a.requests > 0 ? a.requests : std::max(4, 2 * c);

@@ -202,6 +202,8 @@ void Engine::admit(GenerationRequest&& r, uint64_t id, EventSink&& sink) {
 
 void Engine::step() {
     const StepPlan plan = scheduler_.schedule();
+    counters_.kv_blocks_peak = std::max<int64_t>(counters_.kv_blocks_peak,
+                                                 counters_.kv_blocks_total - kv_.num_free_blocks());
     if (plan.empty()) return;
     build_batch(plan);
     if (Status s = forward(*model_, batch_, forward_); !s.ok()) {

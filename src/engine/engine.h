@@ -52,6 +52,7 @@ struct EngineStats {
     int waiting = 0;
     int64_t kv_blocks_total = 0;
     int64_t kv_blocks_used = 0;
+    int64_t kv_blocks_peak = 0;  // most blocks in use at once since start
     size_t kv_bytes = 0;
     int64_t n_ctx = 0;
     int64_t prefix_queried_tokens = 0;  // prompt tokens looked up in the prefix cache

@@ -2,6 +2,9 @@
 // the prefix cache does not change results, blocks never leak, limits answer clearly.
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
+#include <fstream>
 #include <map>
 #include <random>
 #include <thread>
@@ -263,6 +266,41 @@ TEST(Engine, LogprobsComeWithTokens) {
         EXPECT_FLOAT_EQ(ev->top[0].logprob, ev->logprob);
         EXPECT_LE(ev->logprob, 0.0f);
     }
+}
+
+size_t resident_bytes() {
+    std::ifstream statm("/proc/self/statm");
+    size_t pages = 0, resident = 0;
+    statm >> pages >> resident;
+    return resident * size_t(sysconf(_SC_PAGE_SIZE));
+}
+
+TEST(Engine, ResidentMemoryStaysFlatUnderAThousandQueuedRequests) {
+    auto m = load("stories260K.gguf");
+    EngineOptions o;
+    o.max_waiting = 2000;
+    o.max_seqs = 4;
+    auto engine = make_engine(m, o);
+    EventQueue q;
+    std::vector<uint64_t> ids;
+    run_all(*engine, {greedy(prompt_of(100, 1, m->hp.n_vocab), 4)});  // buffers sized
+    const size_t before = resident_bytes();
+    for (int i = 0; i < 1000; ++i) {
+        Submitted s = engine->submit(greedy(prompt_of(100, uint64_t(i), m->hp.n_vocab), 1000),
+                                     q.sink());
+        ASSERT_TRUE(s.ok()) << s.error;
+        ids.push_back(s.id);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const EngineStats mid = engine->stats();
+    EXPECT_LE(mid.running, 4);
+    EXPECT_GE(mid.waiting, 900);
+    EXPECT_LE(mid.kv_blocks_used, mid.kv_blocks_total);
+    const size_t after = resident_bytes();
+    EXPECT_LT(after, before + (size_t(32) << 20)) << "queued requests hold only their prompts";
+    for (uint64_t id : ids) engine->cancel(id);
+    wait_idle(*engine);
+    EXPECT_EQ(engine->stats().kv_blocks_used, 0);
 }
 
 TEST(Engine, Q8KvCacheGeneratesAlmostTheSameText) {

@@ -128,6 +128,17 @@ void gemm_tokens(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, co
             __m512 acc[12];
             if (rows == 4 && pairs == 3) {
                 tile_tokens<4, 3>(nb, wr, xp, acc);
+            } else if (rows == 4) {
+                // A short last column of pairs (e.g. 16 decoding sequences = 8 pairs).
+                __m512 part[8];
+                if (pairs == 2) {
+                    tile_tokens<4, 2>(nb, wr, xp, part);
+                } else {
+                    tile_tokens<4, 1>(nb, wr, xp, part);
+                }
+                for (int r = 0; r < 4; ++r) {
+                    for (int p = 0; p < pairs; ++p) acc[r * 3 + p] = part[r * pairs + p];
+                }
             } else {
                 // Edge tiles one row and one pair at a time (same arithmetic per output).
                 for (int r = 0; r < rows; ++r) {
