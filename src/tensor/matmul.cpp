@@ -14,6 +14,8 @@ constexpr int64_t kRowTileDecodeMin = 16;
 constexpr int64_t kRowTileDecodeMax = 512;
 constexpr int64_t kDecodeTasksPerThread = 4;
 constexpr int64_t kTokenTile = 64;
+constexpr int64_t kRowTileBatchMin = 32;
+constexpr int64_t kBatchTasksPerThread = 6;
 
 // Converts the activations to the kernel's input type, one row per task.
 const uint8_t* prepare_activations(const TypeKernels& wk, const float* x, int64_t n_tokens,
@@ -42,6 +44,18 @@ int64_t decode_row_tile(int64_t n_rows, int n_threads) {
     return std::clamp<int64_t>(per_task / 16 * 16, kRowTileDecodeMin, kRowTileDecodeMax);
 }
 
+// Batches of a few tokens: rows tiles small enough that every thread gets several tasks
+// (a 128-row tile would leave a 128-row matrix to one thread), but no smaller than 32 rows,
+// since each task converts its tokens' activations again.
+int64_t batch_row_tile(int64_t n_rows, int64_t n_token_tiles, int n_threads) {
+    const int64_t want_tasks = int64_t(n_threads) * kBatchTasksPerThread;
+    int64_t tile = kRowTile;
+    while (tile > kRowTileBatchMin && (n_rows + tile - 1) / tile * n_token_tiles < want_tasks) {
+        tile /= 2;
+    }
+    return tile;
+}
+
 }  // namespace
 
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
@@ -52,9 +66,10 @@ void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, Thr
     const uint8_t* act =
         prepare_activations(wk, x, n_tokens, w.n_cols, &x_row_bytes, pool, scratch, kernels);
 
-    const int64_t row_tile = n_tokens == 1 ? decode_row_tile(w.n_rows, pool.size()) : kRowTile;
-    const int64_t n_row_tiles = (w.n_rows + row_tile - 1) / row_tile;
     const int64_t n_token_tiles = (n_tokens + kTokenTile - 1) / kTokenTile;
+    const int64_t row_tile = n_tokens == 1 ? decode_row_tile(w.n_rows, pool.size())
+                                           : batch_row_tile(w.n_rows, n_token_tiles, pool.size());
+    const int64_t n_row_tiles = (w.n_rows + row_tile - 1) / row_tile;
     // Consecutive tasks share a row tile, so a thread reuses the weights it just loaded.
     pool.parallel_for(n_row_tiles * n_token_tiles, [&](int64_t task, int) {
         const int64_t r0 = (task / n_token_tiles) * row_tile;

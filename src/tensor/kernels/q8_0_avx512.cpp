@@ -80,13 +80,18 @@ void store_halves(__m512 acc, float* lo, float* hi) {
     }
 }
 
-// kRows rows x kPairs token pairs over all blocks.
+// kRows rows x kPairs token pairs over all blocks. A non-zero `prefetch` fetches the
+// weights that many bytes further on (the next group of rows) while this one computes.
 template <int kRows, int kPairs>
-void tile_tokens(int64_t nb, const BlockQ8_0* const* w, const PairBlock* const* x, __m512* acc) {
+void tile_tokens(int64_t nb, const BlockQ8_0* const* w, const PairBlock* const* x, __m512* acc,
+                 size_t prefetch = 0) {
     const __m512i flip = _mm512_set1_epi8(char(0x80));
     for (int k = 0; k < kRows * kPairs; ++k) acc[k] = _mm512_setzero_ps();
     for (int64_t i = 0; i < nb; ++i) {
         for (int r = 0; r < kRows; ++r) {
+            if (prefetch) {
+                _mm_prefetch(reinterpret_cast<const char*>(&w[r][i]) + prefetch, _MM_HINT_T0);
+            }
             const __m256i wq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[r][i].qs));
             const __m512i wu = _mm512_xor_si512(_mm512_broadcast_i64x4(wq), flip);
             const __m512 dw = _mm512_set1_ps(h2f(w[r][i].d));
@@ -126,15 +131,17 @@ void gemm_tokens(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, co
             for (int r = 0; r < rows; ++r) wr[r] = row(r0 + r);
             for (int p = 0; p < pairs; ++p) xp[p] = &packed[size_t((p0 + p) * nb)];
             __m512 acc[12];
+            // Few tokens reuse a group of rows only a few times: fetch the next group early.
+            const size_t prefetch = p0 == 0 && r0 + 8 <= n_rows ? 4 * w_row_bytes : 0;
             if (rows == 4 && pairs == 3) {
-                tile_tokens<4, 3>(nb, wr, xp, acc);
+                tile_tokens<4, 3>(nb, wr, xp, acc, prefetch);
             } else if (rows == 4) {
                 // A short last column of pairs (e.g. 16 decoding sequences = 8 pairs).
                 __m512 part[8];
                 if (pairs == 2) {
-                    tile_tokens<4, 2>(nb, wr, xp, part);
+                    tile_tokens<4, 2>(nb, wr, xp, part, prefetch);
                 } else {
-                    tile_tokens<4, 1>(nb, wr, xp, part);
+                    tile_tokens<4, 1>(nb, wr, xp, part, prefetch);
                 }
                 for (int r = 0; r < 4; ++r) {
                     for (int p = 0; p < pairs; ++p) acc[r * 3 + p] = part[r * pairs + p];
