@@ -140,9 +140,9 @@ GenerationRequest make_request(const std::vector<int32_t>& prompt, int gen,
 }
 
 // One closed-loop run at one concurrency. The cache salt keeps runs from reusing each
-// other's prompts (only the shared prefix within a run is meant to hit).
+// other's prompts (only what requests of the same run share is meant to hit).
 RunResult run_load(Engine& engine, const std::vector<std::vector<int32_t>>& prompts, int c,
-                   int n_requests, int gen) {
+                   int n_requests, int gen, const std::string& salt) {
     RunResult res;
     res.concurrency = c;
     res.requests = n_requests;
@@ -150,7 +150,6 @@ RunResult run_load(Engine& engine, const std::vector<std::vector<int32_t>>& prom
     TimedQueue queue;
     std::unordered_map<uint64_t, RequestTimes> live;
     int next = 0, done = 0;
-    const std::string salt = "bench-c" + std::to_string(c);
     auto submit_next = [&] {
         const auto& prompt = prompts[size_t(next) % prompts.size()];
         ++next;
@@ -254,7 +253,9 @@ int run(const BatchArgs& a) {
         a.prompts_file.empty() ? synthetic_prompts(a, max_requests, (*model)->hp.n_vocab)
                                : load_prompts(a, **tok);
     if (!prompts) return fail(prompts.error());
-    run_load(**engine, {prompts->front()}, 1, 1, 4);  // warm-up: faults the weights in
+    // Warm-up (faults the weights in) under its own cache salt, so no level finds its prompt
+    // already cached.
+    run_load(**engine, {prompts->front()}, 1, 1, 4, "warm-up");
     if (!a.json) {
         std::printf("| streams | requests | wall s | output t/s | TTFT p50 / p99 ms | "
                     "ITL p50 / p99 ms | prefix hits | preemptions | KV blocks peak / total | RSS MiB |\n"
@@ -262,7 +263,8 @@ int run(const BatchArgs& a) {
     }
     for (int32_t c : *levels) {
         const int n = a.requests > 0 ? a.requests : std::max(4, 2 * c);
-        const nlohmann::json j = to_json(run_load(**engine, *prompts, c, n, a.gen));
+        const nlohmann::json j =
+            to_json(run_load(**engine, *prompts, c, n, a.gen, "level-" + std::to_string(c)));
         if (a.json) {
             std::printf("%s\n", j.dump().c_str());
         } else {
