@@ -5,7 +5,7 @@ JOBS ?= $(shell nproc)
 SHARED ?= ../shared
 DEMO_MODEL ?= $(SHARED)/reference/models/stories260K.gguf
 
-.PHONY: all bootstrap build run test unit-test check asan-test fuzz bench clean
+.PHONY: all bootstrap build run test unit-test check asan-test fuzz bench bench-batch clean
 
 all: build
 
@@ -47,6 +47,9 @@ fuzz: .bootstrap-done
 
 bench: build
 	bash bench/run_bench.sh
+
+bench-batch: build
+	bash bench/batch_bench.sh --llama-bin "$(LLAMA_CPP)"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
