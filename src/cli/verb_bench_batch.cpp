@@ -90,7 +90,7 @@ double ms(Clock::time_point a, Clock::time_point b) {
 }
 
 Result<std::vector<std::vector<int32_t>>> load_prompts(const BatchArgs& a,
-                                                        const text::Tokenizer& tok) {
+                                                       const text::Tokenizer& tok) {
     std::ifstream in(a.prompts_file);
     if (!in) return Status::error("cannot open --prompts-file " + a.prompts_file);
     std::vector<std::vector<int32_t>> prompts;
@@ -222,14 +222,16 @@ nlohmann::json to_json(const RunResult& r) {
 }
 
 void print_row(const nlohmann::json& j) {
-    std::printf("| %d | %d | %.1f | %.1f | %.0f / %.0f | %.1f / %.1f | %.0f%% | %lld | %lld / %lld | %.0f |\n",
-                j["concurrency"].get<int>(), j["requests"].get<int>(), j["wall_s"].get<double>(),
-                j["output_tok_s"].get<double>(), j["ttft_p50_ms"].get<double>(),
-                j["ttft_p99_ms"].get<double>(), j["itl_p50_ms"].get<double>(),
-                j["itl_p99_ms"].get<double>(), 100.0 * j["prefix_hit_rate"].get<double>(),
-                static_cast<long long>(j["preemptions"].get<int64_t>()),
-                static_cast<long long>(j["kv_blocks_peak"].get<int64_t>()),
-                static_cast<long long>(j["kv_blocks_total"].get<int64_t>()), j["rss_mib"].get<double>());
+    std::printf(
+        "| %d | %d | %.1f | %.1f | %.0f / %.0f | %.1f / %.1f | %.0f%% | %lld | %lld / %lld | %.0f "
+        "|\n",
+        j["concurrency"].get<int>(), j["requests"].get<int>(), j["wall_s"].get<double>(),
+        j["output_tok_s"].get<double>(), j["ttft_p50_ms"].get<double>(),
+        j["ttft_p99_ms"].get<double>(), j["itl_p50_ms"].get<double>(),
+        j["itl_p99_ms"].get<double>(), 100.0 * j["prefix_hit_rate"].get<double>(),
+        static_cast<long long>(j["preemptions"].get<int64_t>()),
+        static_cast<long long>(j["kv_blocks_peak"].get<int64_t>()),
+        static_cast<long long>(j["kv_blocks_total"].get<int64_t>()), j["rss_mib"].get<double>());
 }
 
 int run(const BatchArgs& a) {
@@ -257,9 +259,10 @@ int run(const BatchArgs& a) {
     // already cached.
     run_load(**engine, {prompts->front()}, 1, 1, 4, "warm-up");
     if (!a.json) {
-        std::printf("| streams | requests | wall s | output t/s | TTFT p50 / p99 ms | "
-                    "ITL p50 / p99 ms | prefix hits | preemptions | KV blocks peak / total | RSS MiB |\n"
-                    "|---|---|---|---|---|---|---|---|---|---|\n");
+        std::printf(
+            "| streams | requests | wall s | output t/s | TTFT p50 / p99 ms | "
+            "ITL p50 / p99 ms | prefix hits | preemptions | KV blocks peak / total | RSS MiB |\n"
+            "|---|---|---|---|---|---|---|---|---|---|\n");
     }
     for (int32_t c : *levels) {
         const int n = a.requests > 0 ? a.requests : std::max(4, 2 * c);

@@ -6,10 +6,14 @@ namespace citadel {
 
 const char* finish_reason_name(FinishReason r) {
     switch (r) {
-        case FinishReason::kStop: return "stop";
-        case FinishReason::kLength: return "length";
-        case FinishReason::kCancelled: return "cancelled";
-        case FinishReason::kError: return "error";
+        case FinishReason::kStop:
+            return "stop";
+        case FinishReason::kLength:
+            return "length";
+        case FinishReason::kCancelled:
+            return "cancelled";
+        case FinishReason::kError:
+            return "error";
     }
     return "error";
 }
@@ -34,11 +38,11 @@ Status check_options(const Model& model, const EngineOptions& o, int64_t n_block
         return Status::error("max-seqs and max-batch-tokens must be at least 1");
     }
     if (n_blocks < 2) {
-        return Status::error("a KV budget of " + std::to_string(o.kv_mem_bytes) +
-                             " bytes holds fewer than 2 blocks of " +
-                             std::to_string(KvCache::block_bytes(model.hp, o.block_size,
-                                                                 o.kv_type)) +
-                             " bytes; raise --kv-mem");
+        return Status::error(
+            "a KV budget of " + std::to_string(o.kv_mem_bytes) +
+            " bytes holds fewer than 2 blocks of " +
+            std::to_string(KvCache::block_bytes(model.hp, o.block_size, o.kv_type)) +
+            " bytes; raise --kv-mem");
     }
     return ok_status();
 }
@@ -48,8 +52,8 @@ Status check_options(const Model& model, const EngineOptions& o, int64_t n_block
 Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> model,
                                                std::vector<int32_t> eog_tokens,
                                                const EngineOptions& options) {
-    const size_t per_block = KvCache::block_bytes(model->hp, std::max(options.block_size, 1),
-                                                  options.kv_type);
+    const size_t per_block =
+        KvCache::block_bytes(model->hp, std::max(options.block_size, 1), options.kv_type);
     const int64_t n_blocks = int64_t(options.kv_mem_bytes / per_block);
     CITADEL_TRY(check_options(*model, options, n_blocks));
     // A sequence may use the whole context, but never more positions than the cache holds.
@@ -59,8 +63,8 @@ Result<std::unique_ptr<Engine>> Engine::create(std::shared_ptr<const Model> mode
         new Engine(std::move(model), std::move(eog_tokens), options, n_blocks, n_ctx));
 }
 
-Engine::Engine(std::shared_ptr<const Model> model, std::vector<int32_t> eog,
-               const EngineOptions& o, int64_t n_blocks, int64_t n_ctx)
+Engine::Engine(std::shared_ptr<const Model> model, std::vector<int32_t> eog, const EngineOptions& o,
+               int64_t n_blocks, int64_t n_ctx)
     : model_(std::move(model)),
       eog_(std::move(eog)),
       options_(o),

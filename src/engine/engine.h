@@ -26,8 +26,8 @@
 namespace citadel {
 
 struct EngineOptions {
-    int n_threads = 0;                        // compute threads; 0: one per core
-    size_t kv_mem_bytes = size_t(1) << 30;    // KV arena (all blocks), allocated at start
+    int n_threads = 0;                      // compute threads; 0: one per core
+    size_t kv_mem_bytes = size_t(1) << 30;  // KV arena (all blocks), allocated at start
     KvType kv_type = KvType::kF16;
     int block_size = 16;
     int64_t max_batch_tokens = 512;  // tokens per step (the token budget)
@@ -59,8 +59,8 @@ struct EngineStats {
     int64_t prefix_hit_tokens = 0;      // ... of which were found
     int64_t preemptions = 0;
     int64_t steps = 0;
-    int64_t prompt_tokens = 0;      // prompt tokens of finished and running requests
-    int64_t computed_tokens = 0;    // tokens run through the model (prompts, recomputation)
+    int64_t prompt_tokens = 0;    // prompt tokens of finished and running requests
+    int64_t computed_tokens = 0;  // tokens run through the model (prompts, recomputation)
     int64_t generated_tokens = 0;
 };
 
@@ -96,8 +96,7 @@ class Engine {
     void step();
     void build_batch(const StepPlan& plan);
     void sample(const StepPlan& plan);
-    void finish(uint64_t id, FinishReason reason, int32_t stop_token = -1,
-                std::string error = {});
+    void finish(uint64_t id, FinishReason reason, int32_t stop_token = -1, std::string error = {});
     bool stops(const Active& a, int32_t token) const;
     void publish_stats();
 

@@ -14,11 +14,11 @@ namespace citadel {
 struct GenerationRequest {
     std::vector<int32_t> prompt;
     SamplingParams sampling;
-    int64_t max_tokens = 256;           // generated tokens at most (the context also ends it)
-    std::vector<int32_t> stop_tokens;   // finish on these, in addition to the model's EOG ids
-    bool ignore_eos = false;            // do not stop at the model's end-of-generation ids
-    int priority = 0;                   // lower runs first; equal priorities are FCFS
-    std::string cache_salt;             // isolates this caller's prefix-cache entries
+    int64_t max_tokens = 256;          // generated tokens at most (the context also ends it)
+    std::vector<int32_t> stop_tokens;  // finish on these, in addition to the model's EOG ids
+    bool ignore_eos = false;           // do not stop at the model's end-of-generation ids
+    int priority = 0;                  // lower runs first; equal priorities are FCFS
+    std::string cache_salt;            // isolates this caller's prefix-cache entries
 };
 
 enum class FinishReason { kStop, kLength, kCancelled, kError };
@@ -36,12 +36,12 @@ struct EngineEvent {
     uint64_t request_id = 0;
     // kToken
     int32_t token = -1;
-    float logprob = 0.0f;             // when the request asked for logprobs
-    std::vector<TokenLogprob> top;    // top_logprobs alternatives
+    float logprob = 0.0f;           // when the request asked for logprobs
+    std::vector<TokenLogprob> top;  // top_logprobs alternatives
     // kFinished
     FinishReason reason = FinishReason::kStop;
-    int32_t stop_token = -1;          // the token that stopped it (not sent as a token event)
-    std::string error;                // kError
+    int32_t stop_token = -1;  // the token that stopped it (not sent as a token event)
+    std::string error;        // kError
     Usage usage;
 };
 

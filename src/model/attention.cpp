@@ -146,22 +146,21 @@ void attend_tiled(LayerContext& ctx, const std::vector<QueryTile>& tiles) {
         int64_t k_stride = 0, v_stride = 0;
         gather_blocks(st.kv, ctx.layer, ctx.table(qt.first), (pos0 + qt.n - 1) / bs + 1, kv_head,
                       hp, s, &k_stride, &v_stride);
-        const AttentionTile a{
-            .q = &st.q[size_t(qt.first * hp.q_dim() + h * hp.head_dim)],
-            .q_stride = size_t(hp.q_dim()),
-            .n_q = qt.n,
-            .q_pos0 = pos0,
-            .k_blocks = s.k_blocks.data(),
-            .k_stride = size_t(k_stride),
-            .v_blocks = s.v_blocks.data(),
-            .v_stride = size_t(v_stride),
-            .block_size = bs,
-            .head_dim = hp.head_dim,
-            .head_dim_v = hp.head_dim_v,
-            .scale = 1.0f / std::sqrt(float(hp.head_dim)),
-            .out = &st.attn[size_t(qt.first * out_dim + h * hp.head_dim_v)],
-            .out_stride = size_t(out_dim),
-            .scratch = aligned_scratch(s.tile, scratch_floats)};
+        const AttentionTile a{.q = &st.q[size_t(qt.first * hp.q_dim() + h * hp.head_dim)],
+                              .q_stride = size_t(hp.q_dim()),
+                              .n_q = qt.n,
+                              .q_pos0 = pos0,
+                              .k_blocks = s.k_blocks.data(),
+                              .k_stride = size_t(k_stride),
+                              .v_blocks = s.v_blocks.data(),
+                              .v_stride = size_t(v_stride),
+                              .block_size = bs,
+                              .head_dim = hp.head_dim,
+                              .head_dim_v = hp.head_dim_v,
+                              .scale = 1.0f / std::sqrt(float(hp.head_dim)),
+                              .out = &st.attn[size_t(qt.first * out_dim + h * hp.head_dim_v)],
+                              .out_stride = size_t(out_dim),
+                              .scratch = aligned_scratch(s.tile, scratch_floats)};
         st.kernels.attention_tile(a);
     });
 }

@@ -48,8 +48,8 @@ Status validate(const Model& model, const Batch& b, const ForwardState& st) {
                                  std::to_string(model.hp.n_vocab) + ")");
         }
         if (b.seq_ids[i] < 0 || size_t(b.seq_ids[i]) >= tables.size()) {
-            return Status::error("sequence " + std::to_string(b.seq_ids[i]) +
-                                 " does not exist (" + std::to_string(tables.size()) +
+            return Status::error("sequence " + std::to_string(b.seq_ids[i]) + " does not exist (" +
+                                 std::to_string(tables.size()) +
                                  (fixed ? " slots)" : " block tables)"));
         }
         if (b.positions[i] < 0 || (fixed && b.positions[i] >= st.slot_ctx)) {
@@ -89,7 +89,8 @@ void choose_arithmetic(const Batch& b, ForwardState& st) {
             ++end;
         }
         if (int64_t(end - t) >= kPromptRunTokens) {
-            std::fill(st.prompt_arithmetic.begin() + long(t), st.prompt_arithmetic.begin() + long(end), 1);
+            std::fill(st.prompt_arithmetic.begin() + long(t),
+                      st.prompt_arithmetic.begin() + long(end), 1);
         }
         t = end;
     }

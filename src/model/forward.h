@@ -57,11 +57,11 @@ struct ForwardOptions {
 
 // Per-thread buffers of the attention.
 struct AttentionScratch {
-    std::vector<uint16_t> q16;    // [head_dim] the query head in F16
-    std::vector<uint16_t> acc16;  // [head_dim_v] F16 accumulator of the weighted values
-    std::vector<float> tile;      // scratch of the tiled (prompt) attention kernel
-    std::vector<uint16_t> k16, v16;            // dequantized Q8_0 keys / values of a head
-    std::vector<const uint16_t*> k_blocks;     // per-block key pointers of the tiled kernel
+    std::vector<uint16_t> q16;              // [head_dim] the query head in F16
+    std::vector<uint16_t> acc16;            // [head_dim_v] F16 accumulator of the weighted values
+    std::vector<float> tile;                // scratch of the tiled (prompt) attention kernel
+    std::vector<uint16_t> k16, v16;         // dequantized Q8_0 keys / values of a head
+    std::vector<const uint16_t*> k_blocks;  // per-block key pointers of the tiled kernel
     std::vector<const uint16_t*> v_blocks;
 };
 

@@ -68,14 +68,11 @@ class KvCache {
     size_t layer_bytes() const {
         return size_t(n_blocks_ * block_size_) * (k_row_bytes_ + v_row_bytes_);
     }
-    size_t offset(int64_t layer, int64_t block, int64_t row, size_t row_bytes,
-                  size_t part) const {
-        return size_t(layer) * layer_bytes() + part +
-               size_t(block * block_size_ + row) * row_bytes;
+    size_t offset(int64_t layer, int64_t block, int64_t row, size_t row_bytes, size_t part) const {
+        return size_t(layer) * layer_bytes() + part + size_t(block * block_size_ + row) * row_bytes;
     }
-    const uint16_t* head_f16(const uint8_t* row0, size_t row_bytes, int64_t head,
-                             int64_t head_size, int64_t n, uint16_t* scratch,
-                             int64_t* row_stride) const;
+    const uint16_t* head_f16(const uint8_t* row0, size_t row_bytes, int64_t head, int64_t head_size,
+                             int64_t n, uint16_t* scratch, int64_t* row_stride) const;
 
     int64_t n_blocks_;
     int block_size_;

@@ -164,8 +164,8 @@ TEST(Engine, RandomSubmitAndCancelNeverLeakBlocks) {
     std::vector<uint64_t> ids;
     for (int op = 0; op < 1000; ++op) {
         if (ids.empty() || rng() % 3 != 0) {
-            GenerationRequest r = greedy(prompt_of(1 + int(rng() % 60), rng(), m->hp.n_vocab),
-                                         1 + int(rng() % 20));
+            GenerationRequest r =
+                greedy(prompt_of(1 + int(rng() % 60), rng(), m->hp.n_vocab), 1 + int(rng() % 20));
             Submitted s = engine->submit(std::move(r), q.sink());
             ASSERT_TRUE(s.ok()) << s.error;
             ids.push_back(s.id);
@@ -286,8 +286,8 @@ TEST(Engine, ResidentMemoryStaysFlatUnderAThousandQueuedRequests) {
     run_all(*engine, {greedy(prompt_of(100, 1, m->hp.n_vocab), 4)});  // buffers sized
     const size_t before = resident_bytes();
     for (int i = 0; i < 1000; ++i) {
-        Submitted s = engine->submit(greedy(prompt_of(100, uint64_t(i), m->hp.n_vocab), 1000),
-                                     q.sink());
+        Submitted s =
+            engine->submit(greedy(prompt_of(100, uint64_t(i), m->hp.n_vocab), 1000), q.sink());
         ASSERT_TRUE(s.ok()) << s.error;
         ids.push_back(s.id);
     }

@@ -38,7 +38,8 @@ std::vector<float> run_chunks(const Model& m, ForwardState& st, const std::vecto
         }
         b.block_tables = tables;
         EXPECT_TRUE(forward(m, b, st).ok());
-        all.insert(all.end(), st.logits.begin(), st.logits.begin() + long(st.n_logits * m.hp.n_vocab));
+        all.insert(all.end(), st.logits.begin(),
+                   st.logits.begin() + long(st.n_logits * m.hp.n_vocab));
     }
     return all;
 }
@@ -100,8 +101,9 @@ TEST(PagedKv, Q8RowsStayCloseToF16) {
     const std::vector<int32_t> tokens = tokens_of(90, 4, m->hp.n_vocab);
     std::vector<std::vector<int32_t>> tables = {{0, 1, 2, 3, 4, 5}};
     ForwardState f16(*m, ForwardOptions{.n_threads = 2, .kv_blocks = 6, .block_size = 16});
-    ForwardState q8(*m, ForwardOptions{
-                            .n_threads = 2, .kv_blocks = 6, .block_size = 16, .kv_type = KvType::kQ8_0});
+    ForwardState q8(
+        *m,
+        ForwardOptions{.n_threads = 2, .kv_blocks = 6, .block_size = 16, .kv_type = KvType::kQ8_0});
     for (size_t chunk : {size_t(90), size_t(1)}) {
         const std::vector<float> a = run_chunks(*m, f16, tokens, tables, 0, chunk);
         const std::vector<float> b = run_chunks(*m, q8, tokens, tables, 0, chunk);

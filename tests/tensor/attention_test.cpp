@@ -18,8 +18,8 @@ struct Case {
 
 // Pointers to the blocks of a paged K or V store, in a shuffled order.
 std::vector<const uint16_t*> shuffled_blocks(const std::vector<uint16_t>& rows, int64_t n_blocks,
-                                             int64_t rows_per_block, int64_t stride,
-                                             size_t offset, std::mt19937& rng) {
+                                             int64_t rows_per_block, int64_t stride, size_t offset,
+                                             std::mt19937& rng) {
     std::vector<int64_t> order(static_cast<size_t>(n_blocks));
     for (int64_t b = 0; b < n_blocks; ++b) order[size_t(b)] = b;
     std::shuffle(order.begin(), order.end(), rng);
@@ -56,9 +56,9 @@ void reference(const AttentionTile& a, std::vector<double>& out) {
 TEST(AttentionTile, EveryIsaMatchesReference) {
     std::mt19937 rng(7);
     std::normal_distribution<float> dist(0.0f, 1.0f);
-    const Case cases[] = {{64, 64, 16, 0, 16},     {64, 64, 16, 40, 16}, {128, 128, 7, 100, 16},
-                          {16, 16, 1, 0, 16},      {8, 8, 5, 3, 16},     {64, 64, 13, 17, 5},
-                          {128, 64, 16, 250, 32},  {64, 64, 16, 33, 1}};
+    const Case cases[] = {{64, 64, 16, 0, 16},    {64, 64, 16, 40, 16}, {128, 128, 7, 100, 16},
+                          {16, 16, 1, 0, 16},     {8, 8, 5, 3, 16},     {64, 64, 13, 17, 5},
+                          {128, 64, 16, 250, 32}, {64, 64, 16, 33, 1}};
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
         if (!cpu_supports(isa)) continue;
         for (const Case& c : cases) {

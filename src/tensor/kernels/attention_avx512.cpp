@@ -46,8 +46,7 @@ void load_keys(const AttentionTile& a, int64_t j0, int nk, const Tile& t) {
     }
     for (int k = 0; k < kKeys; ++k) {
         for (int64_t d = 0; d < a.head_dim_v; d += 16) {
-            const __m512 v =
-                k < nk ? load_f16(a.value(j0 + k) + d) : _mm512_setzero_ps();
+            const __m512 v = k < nk ? load_f16(a.value(j0 + k) + d) : _mm512_setzero_ps();
             _mm512_store_ps(t.vt + k * a.head_dim_v + d, v);
         }
     }
