@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <fstream>
 
 namespace citadel::cli {
 
@@ -29,6 +30,18 @@ void add_engine_options(CLI::App& cmd, EngineArgs& a) {
 }
 
 namespace {
+
+// MemAvailable of /proc/meminfo in bytes (0 when unknown).
+size_t available_memory() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    size_t kib = 0;
+    std::string unit;
+    while (in >> key >> kib >> unit) {
+        if (key == "MemAvailable:") return kib * 1024;
+    }
+    return 0;
+}
 
 size_t physical_memory() {
     return size_t(sysconf(_SC_PHYS_PAGES)) * size_t(sysconf(_SC_PAGE_SIZE));
@@ -74,6 +87,14 @@ Result<size_t> parse_memory_size(const std::string& text) {
 Result<EngineOptions> engine_options(const EngineArgs& a, const std::string& model_id) {
     Result<size_t> kv_mem = parse_memory_size(a.kv_mem);
     if (!kv_mem) return Status::error("--kv-mem: " + kv_mem.error());
+    // The arena is allocated and touched at start: refuse a budget the machine cannot hold
+    // instead of being killed by the OOM killer.
+    const size_t available = available_memory();
+    if (available > 0 && *kv_mem > available / 10 * 9) {
+        return Status::error("--kv-mem " + a.kv_mem + " (" + std::to_string(*kv_mem >> 20) +
+                             " MiB) does not fit in the " + std::to_string(available >> 20) +
+                             " MiB of available memory (at most 90 % of it)");
+    }
     Result<KvType> kv_type = parse_kv_type(a.kv_type);
     if (!kv_type) return Status::error("--kv-type: " + kv_type.error());
     return EngineOptions{.n_threads = a.threads,

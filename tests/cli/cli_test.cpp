@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "test_paths.h"
 
@@ -96,6 +97,39 @@ TEST(Cli, InfoAndBench) {
     EXPECT_EQ(b["results"][0]["test"], "pp32");
     EXPECT_EQ(b["results"][1]["test"], "tg8");
     EXPECT_GT(b["results"][1]["tokens_per_s_median"].get<double>(), 0.0);
+}
+
+TEST(Cli, BenchBatchReportsEveryLevel) {
+    const std::string m = test::reference_model("stories260K.gguf");
+    CliRun r = run_citadel("bench batch -m " + m +
+                           " -t 2 --kv-mem 64MiB --concurrency 1,3 --prompt 20 --gen 6"
+                           " --shared-prefix 40 --json");
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::istringstream lines(r.output);
+    std::string line;
+    std::vector<nlohmann::json> levels;
+    while (std::getline(lines, line)) {
+        if (!line.empty() && line[0] == '{') levels.push_back(nlohmann::json::parse(line));
+    }
+    ASSERT_EQ(levels.size(), 2u) << r.output;
+    EXPECT_EQ(levels[1]["concurrency"], 3);
+    EXPECT_EQ(levels[1]["requests"], 6);
+    EXPECT_EQ(levels[1]["output_tokens"], 36);
+    EXPECT_EQ(levels[1]["errors"], 0);
+    EXPECT_GT(levels[1]["prefix_hit_rate"].get<double>(), 0.3) << "the 40-token prefix is shared";
+    EXPECT_EQ(levels[0]["prefix_hit_rate"].get<double>() > 0.0, true)
+        << "requests of one level share the prefix too";
+    EXPECT_GT(levels[1]["kv_blocks_peak"].get<int>(), 0);
+
+    CliRun huge = run_citadel("bench batch -m " + m + " --kv-mem 99%");
+    EXPECT_EQ(huge.exit_code, 1);
+    EXPECT_NE(huge.output.find("available memory"), std::string::npos) << huge.output;
+    CliRun type = run_citadel("bench batch -m " + m + " --kv-type q4");
+    EXPECT_NE(type.output.find("unknown KV cache type 'q4'"), std::string::npos) << type.output;
+    CliRun size = run_citadel("bench batch -m " + m + " --kv-mem lots");
+    EXPECT_NE(size.output.find("invalid memory size 'lots'"), std::string::npos) << size.output;
+    CliRun tiny = run_citadel("bench batch -m " + m + " --kv-mem 1KiB");
+    EXPECT_NE(tiny.output.find("raise --kv-mem"), std::string::npos) << tiny.output;
 }
 
 }  // namespace
