@@ -46,7 +46,8 @@ struct EngineEvent {
 };
 
 // Receives a request's events on the engine thread, in order; must return quickly (hand the
-// event to another thread, never block on I/O).
+// event to another thread, never block on I/O). It must stay callable until the request's
+// finish event, which at the latest comes from the Engine's destructor.
 using EventSink = std::function<void(EngineEvent&&)>;
 
 }  // namespace citadel

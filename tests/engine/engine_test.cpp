@@ -158,8 +158,8 @@ TEST(Engine, RandomSubmitAndCancelNeverLeakBlocks) {
     auto m = load("stories260K.gguf");
     EngineOptions o;
     o.kv_mem_bytes = KvCache::block_bytes(m->hp, 16, KvType::kF16) * 64;
+    EventQueue q;  // outlives the engine, which may still send to it
     auto engine = make_engine(m, o);
-    EventQueue q;
     std::mt19937_64 rng(42);
     std::vector<uint64_t> ids;
     for (int op = 0; op < 1000; ++op) {
@@ -184,8 +184,8 @@ TEST(Engine, RandomSubmitAndCancelNeverLeakBlocks) {
 
 TEST(Engine, CancelFinishesAndFreesBlocksWithinAStep) {
     auto m = load("stories260K.gguf");
+    EventQueue q;  // outlives the engine, which may still send to it
     auto engine = make_engine(m);
-    EventQueue q;
     Submitted s = engine->submit(greedy(prompt_of(40, 3, m->hp.n_vocab), 100000), q.sink());
     ASSERT_TRUE(s.ok());
     auto first = q.pop(std::chrono::seconds(60));
@@ -209,8 +209,8 @@ TEST(Engine, RefusesBadRequestsAtSubmission) {
     o.n_ctx = 64;
     o.max_waiting = 2;
     o.max_seqs = 1;
+    EventQueue q;  // outlives the engine, which may still send to it
     auto engine = make_engine(m, o);
-    EventQueue q;
     Submitted s = engine->submit(greedy(prompt_of(64, 1, m->hp.n_vocab), 4), q.sink());
     EXPECT_EQ(s.code, SubmitCode::kContextExceeded);
     EXPECT_NE(s.error.find("64 tokens"), std::string::npos) << s.error;
@@ -252,11 +252,11 @@ TEST(Engine, StopsAtLengthOfContextAndAtStopTokens) {
 
 TEST(Engine, LogprobsComeWithTokens) {
     auto m = load("stories260K.gguf");
+    EventQueue q;  // outlives the engine, which may still send to it
     auto engine = make_engine(m);
     GenerationRequest r = greedy(prompt_of(10, 4, m->hp.n_vocab), 5);
     r.sampling.logprobs = true;
     r.sampling.top_logprobs = 3;
-    EventQueue q;
     ASSERT_TRUE(engine->submit(r, q.sink()).ok());
     for (int i = 0; i < 5; ++i) {
         auto ev = q.pop(std::chrono::seconds(60));
@@ -280,8 +280,8 @@ TEST(Engine, ResidentMemoryStaysFlatUnderAThousandQueuedRequests) {
     EngineOptions o;
     o.max_waiting = 2000;
     o.max_seqs = 4;
+    EventQueue q;  // outlives the engine, which may still send to it
     auto engine = make_engine(m, o);
-    EventQueue q;
     std::vector<uint64_t> ids;
     run_all(*engine, {greedy(prompt_of(100, 1, m->hp.n_vocab), 4)});  // buffers sized
     const size_t before = resident_bytes();
