@@ -5,11 +5,8 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
-#include <deque>
 #include <fstream>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <unordered_map>
@@ -18,6 +15,7 @@
 #include "cli/engine_options.h"
 #include "cli/verbs.h"
 #include "engine/engine.h"
+#include "engine/event_queue.h"
 
 namespace citadel::cli {
 namespace {
@@ -34,33 +32,6 @@ struct BatchArgs {
     int shared_prefix = 0;
     std::string prompts_file;
     bool json = false;
-};
-
-// Events stamped on the engine thread as they are emitted.
-class TimedQueue {
-  public:
-    EventSink sink() {
-        return [this](EngineEvent&& e) {
-            const Clock::time_point now = Clock::now();
-            {
-                std::lock_guard<std::mutex> lock(mutex_);
-                events_.emplace_back(now, std::move(e));
-            }
-            cv_.notify_one();
-        };
-    }
-    std::pair<Clock::time_point, EngineEvent> pop() {
-        std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [&] { return !events_.empty(); });
-        auto e = std::move(events_.front());
-        events_.pop_front();
-        return e;
-    }
-
-  private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::deque<std::pair<Clock::time_point, EngineEvent>> events_;
 };
 
 struct RequestTimes {
@@ -147,7 +118,7 @@ RunResult run_load(Engine& engine, const std::vector<std::vector<int32_t>>& prom
     res.concurrency = c;
     res.requests = n_requests;
     res.before = engine.stats();
-    TimedQueue queue;
+    EventQueue queue;
     std::unordered_map<uint64_t, RequestTimes> live;
     int next = 0, done = 0;
     auto submit_next = [&] {
@@ -166,7 +137,7 @@ RunResult run_load(Engine& engine, const std::vector<std::vector<int32_t>>& prom
     const Clock::time_point t0 = Clock::now();
     for (int i = 0; i < c && next < n_requests; ++i) submit_next();
     while (done < n_requests) {
-        auto [when, e] = queue.pop();
+        auto [when, e] = *queue.pop_timed();
         RequestTimes& rt = live[e.request_id];
         if (e.kind == EngineEvent::Kind::kToken) {
             rt.tokens.push_back(when);

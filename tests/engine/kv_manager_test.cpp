@@ -2,20 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/kv_test_util.h"
+
 #include <numeric>
 
 namespace citadel {
 namespace {
 
-std::vector<int32_t> tokens(int n, int32_t first = 1) {
-    std::vector<int32_t> t(static_cast<size_t>(n));
-    std::iota(t.begin(), t.end(), first);
-    return t;
-}
-
-KvManagerConfig config(int32_t n_blocks, int block_size = 16) {
-    return {.n_blocks = n_blocks, .block_size = block_size, .model_salt = "test-model"};
-}
+using test::kv_config;
+using test::tokens;
 
 // Gives seq blocks for all its tokens and marks them computed, as a finished prefill would.
 void prefill(KvManager& kv, uint64_t seq, const std::vector<int32_t>& t,
@@ -26,7 +21,7 @@ void prefill(KvManager& kv, uint64_t seq, const std::vector<int32_t>& t,
 }
 
 TEST(KvManager, AllocateIsAllOrNothing) {
-    KvManager kv(config(4, 4));
+    KvManager kv(kv_config(4, 4));
     EXPECT_EQ(kv.blocks_needed(1, 10), 3);
     ASSERT_TRUE(kv.allocate(1, 10));
     EXPECT_EQ(kv.table(1).size(), 3u);
@@ -41,7 +36,7 @@ TEST(KvManager, AllocateIsAllOrNothing) {
 }
 
 TEST(KvManager, FreeReturnsEveryBlockTailFirst) {
-    KvManager kv(config(3, 4));
+    KvManager kv(kv_config(3, 4));
     ASSERT_TRUE(kv.allocate(1, 12));
     EXPECT_EQ(kv.table(1), (std::vector<int32_t>{0, 1, 2}));
     kv.free(1);
@@ -55,7 +50,7 @@ TEST(KvManager, FreeReturnsEveryBlockTailFirst) {
 }
 
 TEST(KvManager, SecondSequenceReusesTheComputedPrefix) {
-    KvManager kv(config(8));
+    KvManager kv(kv_config(8));
     const std::vector<int32_t> a = tokens(40);
     prefill(kv, 1, a);
     std::vector<int32_t> b(a.begin(), a.begin() + 32);
@@ -77,7 +72,7 @@ TEST(KvManager, SecondSequenceReusesTheComputedPrefix) {
 }
 
 TEST(KvManager, AttachNeverCoversTheLastToken) {
-    KvManager kv(config(8));
+    KvManager kv(kv_config(8));
     const std::vector<int32_t> a = tokens(48);
     prefill(kv, 1, a);
     const std::vector<int32_t> exact(a.begin(), a.begin() + 32);
@@ -88,7 +83,7 @@ TEST(KvManager, AttachNeverCoversTheLastToken) {
 }
 
 TEST(KvManager, SaltsIsolateCaches) {
-    KvManager kv(config(8));
+    KvManager kv(kv_config(8));
     const std::vector<int32_t> a = tokens(40);
     prefill(kv, 1, a, "tenant-a");
     EXPECT_EQ(kv.attach_cached_prefix(2, a, "tenant-b"), 0);
@@ -97,7 +92,7 @@ TEST(KvManager, SaltsIsolateCaches) {
 }
 
 TEST(KvManager, CachesIncrementallyAndChainsOnThePrefix) {
-    KvManager kv(config(8));
+    KvManager kv(kv_config(8));
     const std::vector<int32_t> a = tokens(48);
     ASSERT_TRUE(kv.allocate(1, 48));
     kv.cache_computed(1, a, 10, "");  // no full block computed yet
@@ -116,7 +111,7 @@ TEST(KvManager, CachesIncrementallyAndChainsOnThePrefix) {
 }
 
 TEST(KvManager, DisabledPrefixCacheAllocatesEverything) {
-    KvManagerConfig cfg = config(8);
+    KvManagerConfig cfg = kv_config(8);
     cfg.enable_prefix_cache = false;
     KvManager kv(cfg);
     const std::vector<int32_t> a = tokens(40);

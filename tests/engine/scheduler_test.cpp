@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/kv_test_util.h"
+
 #include <array>
 #include <functional>
 #include <map>
@@ -12,15 +14,8 @@
 namespace citadel {
 namespace {
 
-std::vector<int32_t> tokens(int n, int32_t first = 1) {
-    std::vector<int32_t> t(static_cast<size_t>(n));
-    std::iota(t.begin(), t.end(), first);
-    return t;
-}
-
-KvManagerConfig kv_config(int32_t n_blocks, int block_size = 16) {
-    return {.n_blocks = n_blocks, .block_size = block_size, .model_salt = "test-model"};
-}
+using test::kv_config;
+using test::tokens;
 
 struct Engine {
     KvManager kv;
