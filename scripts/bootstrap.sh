@@ -8,7 +8,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
   clang-14 libclang-rt-14-dev clang-format
+  libboost-dev libboost-system-dev libyaml-cpp-dev libssl-dev wrk
 )
+# The end-to-end tests run on Node.js (20 where the machine has it; Debian's 18 otherwise).
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
