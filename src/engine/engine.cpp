@@ -247,7 +247,18 @@ void Engine::build_batch(const StepPlan& plan) {
 bool Engine::stops(const Active& a, int32_t token) const {
     const auto& extra = a.request.stop_tokens;
     if (std::find(extra.begin(), extra.end(), token) != extra.end()) return true;
-    return !a.request.ignore_eos && std::find(eog_.begin(), eog_.end(), token) != eog_.end();
+    const bool eos_stops = !a.request.ignore_eos || a.request.constraint != nullptr;
+    return eos_stops && std::find(eog_.begin(), eog_.end(), token) != eog_.end();
+}
+
+// Copies the row into masked_ and lets the request's constraint forbid what may not come
+// next. `remaining` counts this token: what max_tokens and the context still allow.
+const float* Engine::constrain(Active& a, uint64_t id, const float* logits, int64_t n_vocab) {
+    masked_.assign(logits, logits + n_vocab);
+    const int64_t room = n_ctx_ - int64_t(scheduler_.tokens(id).size());
+    const int64_t remaining = std::min(a.request.max_tokens - a.generated, room);
+    a.request.constraint->mask(masked_.data(), n_vocab, remaining);
+    return masked_.data();
 }
 
 // Samples one token for every sequence that reached the end of its tokens this step.
@@ -259,10 +270,16 @@ void Engine::sample(const StepPlan& plan) {
         const float* logits = &forward_.logits[size_t(row++ * n_vocab)];
         Active& a = *active_.at(q.id);
         if (a.cached_tokens < 0) a.cached_tokens = scheduler_.num_cached_tokens(q.id);
+        // A complete structure ends the reply with the token sampled next (the mask leaves
+        // only end-of-generation ids then), whatever the engine's own EOG list says.
+        TokenConstraint* constraint = a.request.constraint.get();
+        const bool closed = constraint && constraint->complete();
+        if (constraint) logits = constrain(a, q.id, logits, n_vocab);
         SampleResult r = a.sampler.sample_full(logits, n_vocab);
+        if (constraint) constraint->accept(r.token);
         ++a.generated;
         ++counters_.generated_tokens;
-        if (stops(a, r.token)) {
+        if (closed || stops(a, r.token)) {
             finish(q.id, FinishReason::kStop, r.token);
             continue;
         }

@@ -96,6 +96,7 @@ class Engine {
     void step();
     void build_batch(const StepPlan& plan);
     void sample(const StepPlan& plan);
+    const float* constrain(Active& a, uint64_t id, const float* logits, int64_t n_vocab);
     void finish(uint64_t id, FinishReason reason, int32_t stop_token = -1, std::string error = {});
     bool stops(const Active& a, int32_t token) const;
     void publish_stats();
@@ -111,6 +112,7 @@ class Engine {
     Scheduler scheduler_;
     std::unordered_map<uint64_t, std::unique_ptr<Active>> active_;
     Batch batch_;
+    std::vector<float> masked_;  // [n_vocab] a constrained request's logits row, masked
     EngineStats counters_;
 
     // Shared with callers (guarded by mutex_).

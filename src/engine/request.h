@@ -4,9 +4,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "engine/constraint/token_constraint.h"
 #include "engine/sampler.h"
 
 namespace citadel {
@@ -19,6 +21,11 @@ struct GenerationRequest {
     bool ignore_eos = false;           // do not stop at the model's end-of-generation ids
     int priority = 0;                  // lower runs first; equal priorities are FCFS
     std::string cache_salt;            // isolates this caller's prefix-cache entries
+    // Restricts the reply to a structure (a JSON object, a tool call); null: none. It has
+    // state: one per request, never submitted twice. Under a constraint an end-of-generation
+    // id always stops (the mask allows one only once the structure is complete), even with
+    // ignore_eos, and logprobs are those of the masked row.
+    std::shared_ptr<TokenConstraint> constraint;
 };
 
 enum class FinishReason { kStop, kLength, kCancelled, kError };
