@@ -3,9 +3,15 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
 SHARED ?= ../shared
-DEMO_MODEL ?= $(SHARED)/reference/models/stories260K.gguf
+# `make run MODEL=name=/path/model.gguf` or `make run CONFIG=citadel.yaml`; with neither,
+# citadel serve makes and serves a tiny random-weights demo model (and says so loudly).
+MODEL ?=
+CONFIG ?=
+PORT ?= 8080
+DEMO_TOKENIZER := $(wildcard $(SHARED)/reference/tokenizer/hf/qwen3)
 
-.PHONY: all bootstrap build run test unit-test check asan-test fuzz bench bench-batch clean
+.PHONY: all bootstrap build run test unit-test check e2e-test asan-test fuzz bench bench-batch \
+	bench-serve clean
 
 all: build
 
@@ -21,10 +27,10 @@ $(BUILD)/build.ninja: .bootstrap-done CMakeLists.txt
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Until the server exists: a demo generation with a small trained model.
 run: build
-	$(BUILD)/citadel info $(DEMO_MODEL)
-	$(BUILD)/citadel run -m $(DEMO_MODEL) -p "Once upon a time" -n 64 --temp 0
+	$(BUILD)/citadel serve --port $(PORT) $(if $(MODEL),-m $(MODEL)) \
+		$(if $(CONFIG),--config $(CONFIG)) --demo-dir $(BUILD) \
+		$(if $(DEMO_TOKENIZER),--demo-tokenizer $(DEMO_TOKENIZER))
 
 unit-test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
@@ -32,7 +38,12 @@ unit-test: build
 check: build
 	CITADEL=$(BUILD)/citadel SHARED_DIR=$(SHARED) bash scripts/reference_checks.sh
 
-test: unit-test check
+# The black-box suite: real openai / @langchain/openai / ollama clients against citadel serve.
+e2e-test: build
+	cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error && \
+		CITADEL=$(abspath $(BUILD))/citadel SHARED_DIR=$(abspath $(SHARED)) node --test
+
+test: unit-test check e2e-test
 
 # The unit tests under AddressSanitizer + UndefinedBehaviorSanitizer.
 asan-test: .bootstrap-done
@@ -50,6 +61,9 @@ bench: build
 
 bench-batch: build
 	bash bench/batch_bench.sh --llama-bin "$(LLAMA_CPP)"
+
+bench-serve: build
+	node bench/serve_load.mjs --record
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

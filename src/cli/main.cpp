@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
     add(add_template);
     add(add_tokenize);
     add(add_chat);
+    add(add_serve);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

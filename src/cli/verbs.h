@@ -19,5 +19,6 @@ VerbRunner add_synth(CLI::App& app);
 VerbRunner add_template(CLI::App& app);
 VerbRunner add_tokenize(CLI::App& app);
 VerbRunner add_chat(CLI::App& app);
+VerbRunner add_serve(CLI::App& app);
 
 }  // namespace citadel::cli

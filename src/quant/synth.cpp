@@ -72,6 +72,23 @@ std::vector<ModelShape> make_presets() {
                            .tied_embeddings = true,
                            .qk_norm = true,
                            .tokenizer_pre = "qwen2"});
+    // A few MiB: the demo model of `make run` and the end-to-end tests (Qwen3's shape, small).
+    p.push_back(ModelShape{.preset = "tiny-qwen3",
+                           .arch = "qwen3",
+                           .name = "Tiny Qwen3 (synthetic, random weights)",
+                           .n_vocab = 151936,
+                           .n_embd = 64,
+                           .n_layer = 2,
+                           .n_head = 4,
+                           .n_head_kv = 2,
+                           .head_dim = 32,
+                           .n_ff = 192,
+                           .n_ctx = 4096,
+                           .rope_base = 1e6f,
+                           .rms_eps = 1e-6f,
+                           .tied_embeddings = true,
+                           .qk_norm = true,
+                           .tokenizer_pre = "qwen2"});
     p.push_back(llama3("llama-3.2-1b", "Llama 3.2 1B (synthetic)", 2048, 16, 8192, true, 32.0f));
     p.push_back(llama3("llama-3.1-8b", "Llama 3.1 8B (synthetic)", 4096, 32, 14336, false, 8.0f));
     return p;

@@ -1,0 +1,215 @@
+// The generating routes: /v1/chat/completions, /v1/completions, /api/chat, /api/generate.
+// Each parses its body, turns it into prompt tokens (chat template or plain text), checks
+// it against the context, and starts a GenerationJob with one engine request per choice.
+#include <ctime>
+
+#include "api/generation.h"
+#include "api/ollama.h"
+#include "api/openai_request.h"
+#include "api/respond.h"
+#include "api/service.h"
+#include "text/chat_prompt.h"
+
+namespace citadel::api {
+namespace {
+
+using nlohmann::ordered_json;
+using server::Request;
+using Res = std::shared_ptr<server::Responder>;
+using ModelPtr = std::shared_ptr<ops::LoadedModel>;
+
+template <typename T>
+using Or = std::variant<T, ApiError>;
+
+int64_t unix_now() {
+    return int64_t(std::time(nullptr));
+}
+
+// The prompt's tokens from a chat: template rendered with the messages (and tools).
+Or<std::vector<int32_t>> chat_tokens(const ops::LoadedModel& m, const ChatRequest& r) {
+    ordered_json context = {{"messages", r.messages}, {"add_generation_prompt", true}};
+    if (!r.tools.is_null() && r.tool_choice.mode != ToolChoice::Mode::kNone)
+        context["tools"] = r.tools;
+    if (r.template_kwargs.is_object()) {
+        for (const auto& [k, v] : r.template_kwargs.items()) context[k] = v;
+    }
+    Result<text::ChatPrompt> prompt = text::render_chat(*m.chat_template, context);
+    if (!prompt) {
+        return ApiError{
+            .message = "the chat template could not render these messages: " + prompt.error(),
+            .param = "messages"};
+    }
+    return text::encode_chat(*m.tokenizer, *prompt);
+}
+
+// How many tokens the reply may have: what the client asked for, within the context.
+Or<int64_t> reply_budget(size_t prompt_tokens, std::optional<int64_t> asked, int64_t n_ctx,
+                         const std::string& what) {
+    const int64_t n = int64_t(prompt_tokens);
+    if (n >= n_ctx) {
+        return ApiError{.message = "This model's maximum context length is " +
+                                   std::to_string(n_ctx) + " tokens. However, your " + what +
+                                   " resulted in " + std::to_string(n) +
+                                   " tokens, leaving no room for a reply.",
+                        .param = "messages",
+                        .code = "context_length_exceeded"};
+    }
+    if (!asked) return n_ctx - n;
+    if (*asked > n_ctx - n) {
+        return ApiError{.message = "This model's maximum context length is " +
+                                   std::to_string(n_ctx) + " tokens. However, you requested " +
+                                   std::to_string(n + *asked) + " tokens (" + std::to_string(n) +
+                                   " in the " + what + ", " + std::to_string(*asked) +
+                                   " for the completion). Please reduce the length of the " + what +
+                                   " or the completion.",
+                        .param = "max_tokens",
+                        .code = "context_length_exceeded"};
+    }
+    return *asked;
+}
+
+std::vector<ChoiceSpec> repeat_choice(const GenerationRequest& base, int n) {
+    std::vector<ChoiceSpec> out;
+    for (int i = 0; i < n; ++i) {
+        ChoiceSpec c{.request = base};
+        // Each choice its own draw; a seeded request stays reproducible choice by choice.
+        if (base.sampling.seed) c.request.sampling.seed = *base.sampling.seed + uint64_t(i);
+        out.push_back(std::move(c));
+    }
+    return out;
+}
+
+void start_chat(const ModelPtr& m, const ChatRequest& r, Wire wire, bool stream, const Res& res) {
+    const bool ollama = wire == Wire::kOllamaChat;
+    Or<std::vector<int32_t>> tokens = chat_tokens(*m, r);
+    if (auto* err = std::get_if<ApiError>(&tokens)) return send_error(*res, *err, ollama);
+    auto& prompt = std::get<std::vector<int32_t>>(tokens);
+    Or<int64_t> budget = reply_budget(prompt.size(), r.max_tokens, m->engine->n_ctx(), "messages");
+    if (auto* err = std::get_if<ApiError>(&budget)) return send_error(*res, *err, ollama);
+
+    GenerationRequest g{.prompt = std::move(prompt),
+                        .sampling = r.sampling,
+                        .max_tokens = std::get<int64_t>(budget),
+                        .ignore_eos = r.ignore_eos};
+    JobSpec spec{.wire = wire,
+                 .stream = stream,
+                 .include_usage = r.include_usage,
+                 .meta = {.id = make_id("chatcmpl-"), .created = unix_now(), .model = r.model},
+                 .stop = r.stop,
+                 .logprobs = r.sampling.logprobs,
+                 .n = r.n};
+    if (!r.tools.is_null() && r.tool_choice.mode != ToolChoice::Mode::kNone)
+        spec.tool_format = detect_tool_format(m->template_source);
+    auto job = std::make_shared<GenerationJob>(std::move(spec), m, res);
+    job->start(repeat_choice(g, r.n));
+}
+
+// Prompt tokens of a completion prompt (text gets the model's BOS; ids are checked).
+Or<std::vector<int32_t>> completion_tokens(const text::Tokenizer& tok, const CompletionPrompt& p,
+                                           size_t index) {
+    if (!p.is_tokens) return tok.encode(p.text, {.add_special = true, .parse_special = true});
+    const int64_t n_vocab = int64_t(tok.size());
+    for (int32_t id : p.tokens) {
+        if (id < 0 || id >= n_vocab) {
+            return ApiError{.message = "prompt " + std::to_string(index) + ": token id " +
+                                       std::to_string(id) + " is not in the vocabulary [0, " +
+                                       std::to_string(n_vocab) + ")",
+                            .param = "prompt"};
+        }
+    }
+    if (p.tokens.empty()) return ApiError{.message = "the prompt is empty", .param = "prompt"};
+    return p.tokens;
+}
+
+void start_completion(const ModelPtr& m, const CompletionRequest& r, Wire wire, bool stream,
+                      const Res& res) {
+    const bool ollama = wire == Wire::kOllamaGenerate;
+    std::vector<ChoiceSpec> choices;
+    for (size_t i = 0; i < r.prompts.size(); ++i) {
+        Or<std::vector<int32_t>> tokens = completion_tokens(*m->tokenizer, r.prompts[i], i);
+        if (auto* err = std::get_if<ApiError>(&tokens)) return send_error(*res, *err, ollama);
+        auto& prompt = std::get<std::vector<int32_t>>(tokens);
+        if (prompt.empty())
+            return send_error(*res, {.message = "the prompt is empty", .param = "prompt"}, ollama);
+        Or<int64_t> budget =
+            reply_budget(prompt.size(), r.max_tokens, m->engine->n_ctx(), "prompt");
+        if (auto* err = std::get_if<ApiError>(&budget)) return send_error(*res, *err, ollama);
+        std::string echo;
+        if (r.echo)
+            echo = r.prompts[i].is_tokens ? m->tokenizer->decode(prompt) : r.prompts[i].text;
+        GenerationRequest g{.prompt = std::move(prompt),
+                            .sampling = r.sampling,
+                            .max_tokens = std::get<int64_t>(budget),
+                            .ignore_eos = r.ignore_eos};
+        for (ChoiceSpec& c : repeat_choice(g, r.n)) {
+            c.echo = echo;
+            choices.push_back(std::move(c));
+        }
+    }
+    JobSpec spec{.wire = wire,
+                 .stream = stream,
+                 .include_usage = r.include_usage,
+                 .meta = {.id = make_id("cmpl-"), .created = unix_now(), .model = r.model},
+                 .stop = r.stop,
+                 .logprobs = r.sampling.logprobs,
+                 .n = r.n};
+    auto job = std::make_shared<GenerationJob>(std::move(spec), m, res);
+    job->start(std::move(choices));
+}
+
+}  // namespace
+
+void Service::chat(const Request& req, const Res& res) {
+    Parsed<ChatRequest> p = parse_chat_request(req.body);
+    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
+    ChatRequest& r = std::get<ChatRequest>(p);
+    auto m = resolve(r.model);
+    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
+    start_chat(std::get<ModelPtr>(m), r, Wire::kChat, r.stream, res);
+}
+
+void Service::completions(const Request& req, const Res& res) {
+    Parsed<CompletionRequest> p = parse_completion_request(req.body);
+    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
+    CompletionRequest& r = std::get<CompletionRequest>(p);
+    auto m = resolve(r.model);
+    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
+    start_completion(std::get<ModelPtr>(m), r, Wire::kCompletion, r.stream, res);
+}
+
+void Service::ollama_chat(const Request& req, const Res& res) {
+    Parsed<OllamaChatRequest> p = parse_ollama_chat(req.body);
+    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
+    OllamaChatRequest& r = std::get<OllamaChatRequest>(p);
+    auto m = resolve(r.chat.model);
+    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err, true);
+    start_chat(std::get<ModelPtr>(m), r.chat, Wire::kOllamaChat, r.stream, res);
+}
+
+void Service::ollama_generate(const Request& req, const Res& res) {
+    Parsed<OllamaGenerateRequest> p = parse_ollama_generate(req.body);
+    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
+    OllamaGenerateRequest& r = std::get<OllamaGenerateRequest>(p);
+    auto m = resolve(r.model);
+    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err, true);
+    const ModelPtr& model = std::get<ModelPtr>(m);
+    if (r.raw) {
+        r.completion.prompts = {CompletionPrompt{.text = r.prompt}};
+        return start_completion(model, r.completion, Wire::kOllamaGenerate, r.stream, res);
+    }
+    // Not raw: the prompt is a user message under the model's chat template, as Ollama does.
+    ChatRequest chat;
+    chat.model = r.model;
+    chat.messages = ordered_json::array();
+    chat.tools = nullptr;
+    chat.sampling = r.completion.sampling;
+    chat.stop = r.completion.stop;
+    chat.ignore_eos = r.completion.ignore_eos;
+    chat.response_format = r.format;
+    if (r.completion.max_tokens > 0) chat.max_tokens = r.completion.max_tokens;
+    if (!r.system.empty()) chat.messages.push_back({{"role", "system"}, {"content", r.system}});
+    chat.messages.push_back({{"role", "user"}, {"content", r.prompt}});
+    start_chat(model, chat, Wire::kOllamaGenerate, r.stream, res);
+}
+
+}  // namespace citadel::api

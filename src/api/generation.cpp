@@ -1,0 +1,340 @@
+#include "api/generation.h"
+
+#include "api/ollama.h"
+#include "api/respond.h"
+#include "core/log.h"
+
+namespace citadel::api {
+
+struct GenerationJob::Choice {
+    Choice(size_t i, const text::Tokenizer& tok, std::vector<std::string> stop, ToolFormat tf)
+        : index(i), decoder(tok), stops(std::move(stop)) {
+        if (tf != ToolFormat::kNone) tools.emplace(tf);
+    }
+    size_t index;
+    uint64_t engine_id = 0;
+    std::string echo;
+    text::StreamDecoder decoder;
+    text::StopMatcher stops;
+    std::optional<ToolCallStream> tools;
+    // What the reply holds so far (non-streaming answers are built from it).
+    std::string content;
+    std::vector<ToolCall> calls;
+    std::vector<TokenInfo> logprobs;
+    int64_t completion_tokens = 0;
+    Usage usage;
+    bool stopped = false;  // a stop string matched: later tokens are dropped
+    bool done = false;
+    std::string finish_reason;
+};
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t nanos(Clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+}
+
+ApiError submit_error(const Submitted& s) {
+    switch (s.code) {
+        case SubmitCode::kOverloaded:
+            return {.status = 503, .message = s.error, .type = "overloaded_error"};
+        case SubmitCode::kShutdown:
+            return {.status = 503, .message = s.error, .type = "server_error"};
+        case SubmitCode::kContextExceeded:
+            return {.status = 400,
+                    .message = s.error,
+                    .type = "invalid_request_error",
+                    .code = "context_length_exceeded"};
+        default:
+            return {.status = 400, .message = s.error};
+    }
+}
+
+bool ollama(Wire w) {
+    return w == Wire::kOllamaChat || w == Wire::kOllamaGenerate;
+}
+
+}  // namespace
+
+GenerationJob::GenerationJob(JobSpec spec, std::shared_ptr<ops::LoadedModel> model,
+                             std::shared_ptr<server::Responder> responder)
+    : spec_(std::move(spec)),
+      model_(std::move(model)),
+      engine_(model_->engine.get()),
+      responder_(std::move(responder)) {}
+
+GenerationJob::~GenerationJob() = default;
+
+void GenerationJob::start(std::vector<ChoiceSpec> choices) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    started_ = Clock::now();
+    for (size_t i = 0; i < choices.size(); ++i) {
+        choices_.push_back(
+            std::make_unique<Choice>(i, *model_->tokenizer, spec_.stop, spec_.tool_format));
+        choices_.back()->echo = std::move(choices[i].echo);
+    }
+    std::weak_ptr<GenerationJob> weak = weak_from_this();
+    for (size_t i = 0; i < choices.size(); ++i) {
+        auto self = shared_from_this();  // the engine keeps the job alive until its finish
+        Submitted s = engine_->submit(std::move(choices[i].request), [self, i](EngineEvent&& e) {
+            self->on_event(i, std::move(e));
+        });
+        if (!s.ok()) {
+            failed_ = true;
+            for (size_t j = 0; j < i; ++j) engine_->cancel(choices_[j]->engine_id);
+            send_error(*responder_, submit_error(s), ollama(spec_.wire));
+            return;
+        }
+        choices_[i]->engine_id = s.id;
+    }
+    responder_->on_disconnect([weak] {
+        if (auto job = weak.lock()) job->cancel_all();
+    });
+    if (spec_.stream) begin_stream();
+}
+
+void GenerationJob::cancel_all() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    gone_ = true;
+    cancel_all_locked();
+}
+
+void GenerationJob::cancel_all_locked() {
+    for (auto& c : choices_) {
+        if (!c->done) engine_->cancel(c->engine_id);
+    }
+}
+
+void GenerationJob::begin_stream() {
+    const bool event_stream = !ollama(spec_.wire);
+    std::vector<std::pair<std::string, std::string>> headers = {{"Cache-Control", "no-cache"},
+                                                                {"X-Accel-Buffering", "no"}};
+    responder_->start_stream(200, event_stream ? "text/event-stream" : "application/x-ndjson",
+                             std::move(headers));
+    for (auto& c : choices_) {
+        if (spec_.wire == Wire::kChat) {
+            ChatDelta d{.index = int(c->index), .role = true, .content = std::string()};
+            responder_->write(sse(chat_chunk(spec_.meta, d)));
+        } else if (spec_.wire == Wire::kCompletion && !c->echo.empty()) {
+            CompletionChoice cc{.index = int(c->index), .text = c->echo};
+            responder_->write(sse(completion_chunk(spec_.meta, cc, false)));
+        }
+    }
+}
+
+void GenerationJob::on_event(size_t index, EngineEvent&& e) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (failed_ || index >= choices_.size()) return;
+    Choice& c = *choices_[index];
+    if (c.done) return;
+    if (e.kind == EngineEvent::Kind::kToken) {
+        if (!first_token_) first_token_ = Clock::now();
+        on_token(c, e);
+    } else {
+        on_finished(c, e);
+    }
+}
+
+TokenInfo GenerationJob::token_info(const EngineEvent& e) const {
+    const text::Tokenizer& tok = *model_->tokenizer;
+    TokenInfo t{.text = tok.token_bytes(e.token), .logprob = e.logprob};
+    for (const TokenLogprob& alt : e.top)
+        t.top.emplace_back(tok.token_bytes(alt.token), alt.logprob);
+    return t;
+}
+
+void GenerationJob::on_token(Choice& c, const EngineEvent& e) {
+    if (c.stopped) return;
+    ++c.completion_tokens;
+    std::vector<TokenInfo> lp;
+    if (spec_.logprobs) lp.push_back(token_info(e));
+    emit(c, c.decoder.push(e.token), std::move(lp), false);
+}
+
+void GenerationJob::on_finished(Choice& c, const EngineEvent& e) {
+    c.usage = e.usage;
+    if (e.reason == FinishReason::kError) {
+        CITADEL_LOG_WARN("request %s failed in the engine: %s", spec_.meta.id.c_str(),
+                         e.error.c_str());
+        if (!spec_.stream) {
+            failed_ = true;
+            send_error(
+                *responder_,
+                {.status = 500, .message = "generation failed: " + e.error, .type = "server_error"},
+                ollama(spec_.wire));
+            cancel_all_locked();
+            return;
+        }
+        finish_choice(c, "error");
+        return;
+    }
+    emit(c, c.decoder.finish(), {}, true);
+    if (c.done) return;  // a stop string matched in the last text
+    if (e.reason == FinishReason::kCancelled) {
+        finish_choice(c, "abort");
+    } else if (!c.calls.empty() && spec_.wire != Wire::kCompletion) {
+        finish_choice(c, "tool_calls");
+    } else {
+        finish_choice(c, e.reason == FinishReason::kLength ? "length" : "stop");
+    }
+}
+
+// Sends text that the detokenizer released through the stop strings and the tool-call
+// parser; `final_text` flushes whatever they hold back.
+void GenerationJob::emit(Choice& c, std::string text, std::vector<TokenInfo> logprobs,
+                         bool final_text) {
+    text::StopMatcher::Out s = c.stops.push(text);
+    std::string out = std::move(s.text);
+    if (s.stopped) {
+        c.stopped = true;
+        engine_->cancel(c.engine_id);
+    } else if (final_text) {
+        out += c.stops.flush();
+    }
+    std::vector<ToolCall> calls;
+    if (c.tools) {
+        ToolCallStream::Out t = c.tools->push(out);
+        if (s.stopped || final_text) {
+            ToolCallStream::Out rest = c.tools->finish();
+            t.content += rest.content;
+            for (ToolCall& call : rest.calls) t.calls.push_back(std::move(call));
+        }
+        out = std::move(t.content);
+        calls = std::move(t.calls);
+    }
+    if (spec_.stream && !gone_ && (!out.empty() || !calls.empty() || !logprobs.empty())) {
+        write_delta(c, out, calls, spec_.logprobs ? &logprobs : nullptr, nullptr);
+    }
+    c.content += out;
+    for (ToolCall& call : calls) c.calls.push_back(std::move(call));
+    for (TokenInfo& t : logprobs) c.logprobs.push_back(std::move(t));
+    if (s.stopped) finish_choice(c, c.calls.empty() ? "stop" : "tool_calls");
+}
+
+void GenerationJob::write_delta(Choice& c, const std::string& content,
+                                const std::vector<ToolCall>& calls,
+                                const std::vector<TokenInfo>* logprobs,
+                                const std::string* finish_reason) {
+    const int index = int(c.index);
+    switch (spec_.wire) {
+        case Wire::kChat: {
+            ChatDelta d{
+                .index = index, .tool_calls = calls, .first_tool_index = int(c.calls.size())};
+            if (!content.empty()) d.content = content;
+            if (finish_reason) d.finish_reason = *finish_reason;
+            if (logprobs) d.logprobs = *logprobs;
+            responder_->write(sse(chat_chunk(spec_.meta, d)));
+            return;
+        }
+        case Wire::kCompletion: {
+            CompletionChoice cc{.index = index, .text = content};
+            if (finish_reason) cc.finish_reason = *finish_reason;
+            if (logprobs) cc.logprobs = *logprobs;
+            responder_->write(sse(completion_chunk(spec_.meta, cc, finish_reason != nullptr)));
+            return;
+        }
+        case Wire::kOllamaChat:
+            if (finish_reason) return;  // the final line comes from complete()
+            responder_->write(
+                ollama_chat_line(spec_.meta.model, content, calls, false, "", nullptr));
+            return;
+        case Wire::kOllamaGenerate:
+            if (finish_reason) return;
+            responder_->write(ollama_generate_line(spec_.meta.model, content, false, "", nullptr));
+            return;
+    }
+}
+
+void GenerationJob::finish_choice(Choice& c, std::string reason) {
+    if (c.done) return;
+    c.done = true;
+    c.finish_reason = std::move(reason);
+    if (spec_.stream && !gone_) write_delta(c, "", {}, nullptr, &c.finish_reason);
+    if (++finished_ == choices_.size()) complete();
+}
+
+UsageInfo GenerationJob::total_usage() const {
+    // Choices of the same prompt share it: count each prompt once.
+    UsageInfo u;
+    const size_t per_prompt = std::max<size_t>(spec_.n, 1);
+    for (const auto& c : choices_) {
+        u.completion_tokens += c->completion_tokens;
+        if (c->index % per_prompt == 0) {
+            u.prompt_tokens += c->usage.prompt_tokens;
+            u.cached_tokens += c->usage.cached_tokens;
+        }
+    }
+    return u;
+}
+
+void GenerationJob::complete() {
+    const UsageInfo usage = total_usage();
+    const Clock::time_point now = Clock::now();
+    OllamaTimings timings{.total_ns = nanos(now - started_),
+                          .prompt_eval_ns = nanos(first_token_.value_or(now) - started_),
+                          .eval_ns = nanos(now - first_token_.value_or(now)),
+                          .prompt_eval_count = usage.prompt_tokens,
+                          .eval_count = usage.completion_tokens};
+    const Choice& first = *choices_.front();
+    if (spec_.stream) {
+        if (gone_) return;
+        if (spec_.wire == Wire::kOllamaChat) {
+            responder_->write(
+                ollama_chat_line(spec_.meta.model, "", {}, true, first.finish_reason, &timings));
+        } else if (spec_.wire == Wire::kOllamaGenerate) {
+            responder_->write(
+                ollama_generate_line(spec_.meta.model, "", true, first.finish_reason, &timings));
+        } else {
+            if (spec_.include_usage)
+                responder_->write(sse(usage_chunk(spec_.meta, usage, spec_.wire == Wire::kChat)));
+            responder_->write(sse_done());
+        }
+        responder_->end();
+        return;
+    }
+    std::string body;
+    switch (spec_.wire) {
+        case Wire::kChat: {
+            std::vector<ChatChoice> out;
+            for (const auto& c : choices_) {
+                ChatChoice cc{.index = int(c->index),
+                              .content = c->content,
+                              .tool_calls = c->calls,
+                              .finish_reason = c->finish_reason};
+                if (spec_.logprobs) cc.logprobs = c->logprobs;
+                out.push_back(std::move(cc));
+            }
+            body = chat_completion(spec_.meta, out, usage);
+            break;
+        }
+        case Wire::kCompletion: {
+            std::vector<CompletionChoice> out;
+            for (const auto& c : choices_) {
+                CompletionChoice cc{.index = int(c->index),
+                                    .text = c->echo + c->content,
+                                    .finish_reason = c->finish_reason};
+                if (spec_.logprobs) cc.logprobs = c->logprobs;
+                out.push_back(std::move(cc));
+            }
+            body = completion(spec_.meta, out, usage);
+            break;
+        }
+        case Wire::kOllamaChat:
+            body = ollama_chat_line(spec_.meta.model, first.content, first.calls, true,
+                                    first.finish_reason, &timings);
+            break;
+        case Wire::kOllamaGenerate:
+            body = ollama_generate_line(spec_.meta.model, first.content, true, first.finish_reason,
+                                        &timings);
+            break;
+    }
+    // The engine's share of the request (submit to last event): clients and benchmarks
+    // subtract it from their latency to see the server's own overhead.
+    char timing[64];
+    std::snprintf(timing, sizeof timing, "engine;dur=%.3f", double(nanos(now - started_)) / 1e6);
+    responder_->send(200, "application/json", std::move(body), {{"Server-Timing", timing}});
+}
+
+}  // namespace citadel::api

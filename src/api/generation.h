@@ -1,0 +1,87 @@
+// One HTTP request's generation: one engine request per choice; each choice's tokens go
+// through its text pipeline (detokenizer -> stop strings -> tool-call parser) and out in the
+// wire format the client asked for, streamed (SSE / NDJSON) or as one body at the end.
+//
+// Threads: start() runs on an I/O thread; events arrive on the engine thread; a client that
+// goes away cancels every choice through Responder::on_disconnect (an I/O thread). All state
+// is guarded by one mutex per job; nothing here blocks (Responder queues its writes).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api/errors.h"
+#include "api/openai_response.h"
+#include "api/tool_calls.h"
+#include "engine/request.h"
+#include "ops/model_registry.h"
+#include "server/http_server.h"
+#include "text/stop_strings.h"
+#include "text/stream_decoder.h"
+
+namespace citadel::api {
+
+enum class Wire { kChat, kCompletion, kOllamaChat, kOllamaGenerate };
+
+struct JobSpec {
+    Wire wire = Wire::kChat;
+    bool stream = false;
+    bool include_usage = false;
+    ResponseMeta meta;                           // id, created, model name as the client gave it
+    std::vector<std::string> stop;               // stop strings
+    ToolFormat tool_format = ToolFormat::kNone;  // kNone: replies are plain text
+    bool logprobs = false;                       // report each token's logprob (and top_logprobs)
+    int n = 1;                                   // choices per prompt (they share its usage)
+};
+
+struct ChoiceSpec {
+    GenerationRequest request;
+    std::string echo;  // completions with echo: the prompt text, sent before the reply
+};
+
+class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
+  public:
+    GenerationJob(JobSpec spec, std::shared_ptr<ops::LoadedModel> model,
+                  std::shared_ptr<server::Responder> responder);
+    ~GenerationJob();
+
+    // Submits every choice. If one is refused, the others are cancelled and the client gets
+    // the error (503 when the engine queue is full, 400 otherwise).
+    void start(std::vector<ChoiceSpec> choices);
+
+  private:
+    struct Choice;
+
+    void on_event(size_t index, EngineEvent&& e);
+    void on_token(Choice& c, const EngineEvent& e);
+    void on_finished(Choice& c, const EngineEvent& e);
+    void emit(Choice& c, std::string text, std::vector<TokenInfo> logprobs, bool final_text);
+    void finish_choice(Choice& c, std::string reason);
+    void begin_stream();
+    void write_delta(Choice& c, const std::string& content, const std::vector<ToolCall>& calls,
+                     const std::vector<TokenInfo>* logprobs, const std::string* finish_reason);
+    void complete();
+    void cancel_all();
+    void cancel_all_locked();
+    TokenInfo token_info(const EngineEvent& e) const;
+    UsageInfo total_usage() const;
+
+    JobSpec spec_;
+    std::shared_ptr<ops::LoadedModel> model_;
+    Engine* engine_;  // the model's; outlives every request it runs (its destructor ends them)
+    std::shared_ptr<server::Responder> responder_;
+    std::mutex mutex_;
+    std::vector<std::unique_ptr<Choice>> choices_;
+    size_t finished_ = 0;
+    bool failed_ = false;
+    bool gone_ = false;  // the client disconnected
+    std::chrono::steady_clock::time_point started_;
+    std::optional<std::chrono::steady_clock::time_point> first_token_;
+};
+
+}  // namespace citadel::api

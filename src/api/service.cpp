@@ -1,0 +1,277 @@
+#include "api/service.h"
+
+#include <ctime>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+
+#include "api/ollama.h"
+#include "api/openai_request.h"
+#include "api/openai_response.h"
+#include "api/respond.h"
+#include "tensor/dtype.h"
+
+namespace citadel::api {
+namespace {
+
+using nlohmann::ordered_json;
+using server::Request;
+
+struct RouteEntry {
+    const char* method;
+    const char* path;  // exact, or a prefix when it ends with '/'
+    void (Service::*handler)(const Request&, const std::shared_ptr<server::Responder>&);
+};
+
+bool path_matches(const char* pattern, const std::string& path) {
+    const std::string_view p(pattern);
+    if (p.back() == '/' && p.size() > 1) return path.size() > p.size() && path.starts_with(p);
+    return path == p;
+}
+
+bool is_ollama(const std::string& path) {
+    return path.starts_with("/api/");
+}
+
+std::string dump(const ordered_json& j) {
+    return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
+
+// Parameters and the dominant weight type ("Q8_0"), as Ollama reports them.
+struct WeightSummary {
+    int64_t parameters = 0;
+    std::string type;
+};
+
+WeightSummary summarize(const Model& m) {
+    std::map<std::string, int64_t> by_type;
+    WeightSummary s;
+    for (const gguf::TensorInfo& t : m.file->tensors()) {
+        by_type[dtype_name(t.type)] += t.n_elements();
+        s.parameters += t.n_elements();
+    }
+    int64_t most = -1;
+    for (const auto& [type, n] : by_type) {
+        if (n > most) most = n, s.type = type;
+    }
+    for (char& c : s.type) c = char(std::toupper(static_cast<unsigned char>(c)));
+    return s;
+}
+
+std::string parameter_size(int64_t n) {
+    char buf[32];
+    if (n >= 1000000000)
+        std::snprintf(buf, sizeof buf, "%.1fB", double(n) / 1e9);
+    else
+        std::snprintf(buf, sizeof buf, "%.1fM", double(n) / 1e6);
+    return buf;
+}
+
+// Identifies the file version (path, size, modification time); not a content hash.
+std::string file_digest(const ops::LoadedModel& m) {
+    const std::string key =
+        m.path + "|" + std::to_string(m.file_bytes) + "|" + std::to_string(m.created_unix);
+    uint64_t h1 = 1469598103934665603ull, h2 = 1099511628211ull;
+    for (unsigned char c : key)
+        h1 = (h1 ^ c) * 1099511628211ull, h2 = (h2 + c) * 6364136223846793005ull;
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(h1),
+                  static_cast<unsigned long long>(h2));
+    return buf;
+}
+
+OllamaModel ollama_model(const ops::LoadedModel& m) {
+    const WeightSummary w = summarize(*m.model);
+    return OllamaModel{.name = m.name,
+                       .size_bytes = int64_t(m.file_bytes),
+                       .digest = file_digest(m),
+                       .family = m.model->hp.arch,
+                       .parameter_size = parameter_size(w.parameters),
+                       .quantization = w.type,
+                       .modified_unix = m.created_unix};
+}
+
+}  // namespace
+
+std::string make_id(const char* prefix) {
+    static const char kAlnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    std::string id = prefix;
+    for (int i = 0; i < 24; ++i) id += kAlnum[rng() % (sizeof kAlnum - 1)];
+    return id;
+}
+
+Service::Service(ops::ModelRegistry& models, ServiceOptions options)
+    : models_(models), options_(std::move(options)) {}
+
+void Service::handle(Request&& req, std::shared_ptr<server::Responder> res) {
+    static const RouteEntry kRoutes[] = {
+        {"POST", "/v1/chat/completions", &Service::chat},
+        {"POST", "/v1/completions", &Service::completions},
+        {"GET", "/v1/models", &Service::list_models},
+        {"GET", "/v1/models/", &Service::get_model},
+        {"POST", "/tokenize", &Service::tokenize},
+        {"POST", "/detokenize", &Service::detokenize},
+        {"GET", "/health", &Service::health},
+        {"GET", "/ready", &Service::ready},
+        {"POST", "/api/chat", &Service::ollama_chat},
+        {"POST", "/api/generate", &Service::ollama_generate},
+        {"GET", "/api/tags", &Service::ollama_tags},
+        {"POST", "/api/show", &Service::ollama_show},
+        {"GET", "/api/version", &Service::ollama_version},
+    };
+    bool path_known = false;
+    const std::string method = req.method == "HEAD" ? "GET" : req.method;
+    for (const RouteEntry& r : kRoutes) {
+        if (!path_matches(r.path, req.path)) continue;
+        path_known = true;
+        if (method == r.method) return (this->*r.handler)(req, res);
+    }
+    const std::string what = req.method + " " + req.path;
+    if (path_known) {
+        return send_error(*res, {.status = 405, .message = "method not allowed: " + what},
+                          is_ollama(req.path));
+    }
+    send_error(*res, {.status = 404, .message = "unknown route: " + what}, is_ollama(req.path));
+}
+
+std::variant<std::shared_ptr<ops::LoadedModel>, ApiError> Service::resolve(
+    const std::string& name) const {
+    std::optional<ops::ModelRegistry::Entry> e;
+    if (name.empty()) {
+        std::vector<ops::ModelRegistry::Entry> all = models_.list();
+        if (all.size() != 1)
+            return ApiError{.message = "the model field is required", .param = "model"};
+        e = std::move(all.front());
+    } else {
+        e = models_.find(name);
+    }
+    if (!e) {
+        return ApiError{.status = 404,
+                        .message = "The model '" + name + "' does not exist",
+                        .type = "invalid_request_error",
+                        .param = "model",
+                        .code = "model_not_found"};
+    }
+    if (e->state == ops::ModelState::kLoading) {
+        return ApiError{.status = 503,
+                        .message = "model '" + e->name + "' is still loading; retry shortly",
+                        .type = "overloaded_error"};
+    }
+    if (e->state == ops::ModelState::kFailed) {
+        return ApiError{.status = 503,
+                        .message = "model '" + e->name + "' failed to load: " + e->error,
+                        .type = "server_error"};
+    }
+    return e->loaded;
+}
+
+void Service::health(const Request&, const Res& res) {
+    send_json(*res, 200, R"({"status":"ok"})");
+}
+
+void Service::ready(const Request&, const Res& res) {
+    ordered_json models = ordered_json::object();
+    for (const auto& e : models_.list()) {
+        ordered_json m = {{"state", ops::model_state_name(e.state)}};
+        if (!e.error.empty()) m["error"] = e.error;
+        models[e.name] = std::move(m);
+    }
+    const bool ready = models_.all_ready();
+    send_json(*res, ready ? 200 : 503,
+              dump({{"status", ready ? "ready" : "loading"}, {"models", std::move(models)}}));
+}
+
+void Service::list_models(const Request&, const Res& res) {
+    std::vector<ModelInfo> out;
+    for (const auto& e : models_.list()) {
+        ModelInfo m{.id = e.name};
+        if (e.loaded) {
+            m.created = e.loaded->created_unix;
+            m.max_model_len = e.loaded->engine ? e.loaded->engine->n_ctx() : 0;
+        }
+        out.push_back(std::move(m));
+    }
+    send_json(*res, 200, model_list(out));
+}
+
+void Service::get_model(const Request& req, const Res& res) {
+    const std::string name = req.path.substr(std::string_view("/v1/models/").size());
+    std::optional<ops::ModelRegistry::Entry> e = models_.find(name);
+    if (!e) {
+        return send_error(*res, {.status = 404,
+                                 .message = "The model '" + name + "' does not exist",
+                                 .type = "invalid_request_error",
+                                 .param = "model",
+                                 .code = "model_not_found"});
+    }
+    ModelInfo m{.id = e->name};
+    if (e->loaded) {
+        m.created = e->loaded->created_unix;
+        m.max_model_len = e->loaded->engine ? e->loaded->engine->n_ctx() : 0;
+    }
+    send_json(*res, 200, model_object(m));
+}
+
+void Service::tokenize(const Request& req, const Res& res) {
+    Parsed<TokenizeRequest> p = parse_tokenize(req.body);
+    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
+    const TokenizeRequest& t = std::get<TokenizeRequest>(p);
+    auto m = resolve(t.model);
+    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
+    const auto& model = std::get<std::shared_ptr<ops::LoadedModel>>(m);
+    const text::Tokenizer& tok = *model->tokenizer;
+    const std::vector<int32_t> ids =
+        tok.encode(t.text, {.add_special = t.add_special, .parse_special = true});
+    std::vector<std::string> pieces;
+    if (t.with_pieces) {
+        for (int32_t id : ids) pieces.push_back(tok.token_bytes(id, true));
+    }
+    send_json(*res, 200,
+              tokenize_response(ids, t.with_pieces ? &pieces : nullptr, model->engine->n_ctx()));
+}
+
+void Service::detokenize(const Request& req, const Res& res) {
+    Parsed<DetokenizeRequest> p = parse_detokenize(req.body);
+    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
+    const DetokenizeRequest& d = std::get<DetokenizeRequest>(p);
+    auto m = resolve(d.model);
+    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
+    const auto& model = std::get<std::shared_ptr<ops::LoadedModel>>(m);
+    const int64_t n_vocab = int64_t(model->tokenizer->size());
+    for (size_t i = 0; i < d.tokens.size(); ++i) {
+        if (d.tokens[i] < 0 || d.tokens[i] >= n_vocab) {
+            return send_error(
+                *res,
+                {.message = "tokens[" + std::to_string(i) + "] = " + std::to_string(d.tokens[i]) +
+                            " is not in the vocabulary [0, " + std::to_string(n_vocab) + ")",
+                 .param = "tokens"});
+        }
+    }
+    send_json(*res, 200, detokenize_response(model->tokenizer->decode(d.tokens)));
+}
+
+void Service::ollama_tags(const Request&, const Res& res) {
+    std::vector<OllamaModel> out;
+    for (const auto& e : models_.list()) {
+        if (e.loaded) out.push_back(ollama_model(*e.loaded));
+    }
+    send_json(*res, 200, api::ollama_tags(out));
+}
+
+void Service::ollama_show(const Request& req, const Res& res) {
+    Parsed<std::string> p = parse_ollama_show(req.body);
+    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
+    auto m = resolve(std::get<std::string>(p));
+    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err, true);
+    const auto& model = std::get<std::shared_ptr<ops::LoadedModel>>(m);
+    send_json(*res, 200,
+              api::ollama_show(ollama_model(*model), model->template_source, model->engine->n_ctx(),
+                               model->model->hp.arch));
+}
+
+void Service::ollama_version(const Request&, const Res& res) {
+    send_json(*res, 200, api::ollama_version(options_.version));
+}
+
+}  // namespace citadel::api

@@ -1,0 +1,27 @@
+// `citadel serve --config citadel.yaml`: every command-line flag of serve is also a key of
+// the YAML file, with the flag's long name (`port: 8080`, `kv-mem: 4GiB`); flags given on
+// the command line win. `models` maps names to GGUF files, or to {path, chat-template}.
+// Unknown keys, wrong types and bad values are errors that name the file, line and key.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "ops/model_registry.h"
+
+namespace citadel::cli {
+
+// Applies the file's keys to the options of `cmd` that the command line left unset, and
+// appends the models it declares to `models`.
+Status apply_yaml_config(CLI::App& cmd, const std::string& path,
+                         std::vector<ops::ModelSpec>& models);
+
+// "NAME=FILE.gguf", or "FILE.gguf" (named after the file: "qwen2.5-0.5b-q8_0").
+Result<ops::ModelSpec> parse_model_arg(const std::string& arg);
+
+// "500ms", "30s", "10m", "1h", or a bare number of seconds.
+Result<int64_t> parse_duration_ms(const std::string& text);
+
+}  // namespace citadel::cli

@@ -1,0 +1,217 @@
+// citadel serve: the OpenAI- and Ollama-compatible HTTP server. Models load in the
+// background (/health answers at once, /ready once all are loaded); SIGTERM or SIGINT stops
+// accepting, lets in-flight requests finish within --shutdown-timeout, and exits 0.
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <thread>
+
+#include "api/service.h"
+#include "cli/common.h"
+#include "cli/engine_options.h"
+#include "cli/serve_config.h"
+#include "cli/verbs.h"
+#include "core/log.h"
+#include "quant/synth.h"
+#include "server/http_server.h"
+
+namespace citadel::cli {
+namespace {
+
+struct ServeArgs {
+    std::vector<std::string> models;
+    std::string host = "127.0.0.1";
+    int port = 8080;
+    std::string config;
+    EngineArgs engine;
+    int max_queue = 256;
+    std::string max_body = "8MiB";
+    std::string max_header = "16KiB";
+    std::string header_timeout = "10s";
+    std::string body_timeout = "30s";
+    std::string idle_timeout = "75s";
+    std::string shutdown_timeout = "30s";
+    int max_connections = 4096;
+    int io_threads = 2;
+    std::string demo_dir;
+    std::string demo_tokenizer;
+};
+
+void add_options(CLI::App& c, ServeArgs& a) {
+    c.add_option("-m,--model", a.models, "Model to serve: NAME=FILE.gguf (repeatable)");
+    c.add_option("--host", a.host, "Address to listen on")->default_str(a.host);
+    c.add_option("--port", a.port, "Port (0: any free port)")
+        ->check(CLI::Range(0, 65535))
+        ->default_val(a.port);
+    c.add_option("--config", a.config, "YAML file with any of these options (flags win)");
+    add_engine_options(c, a.engine);
+    c.add_option("--max-queue", a.max_queue,
+                 "Requests waiting per model beyond which new ones get 503")
+        ->check(CLI::Range(1, 1 << 20))
+        ->default_val(a.max_queue);
+    c.add_option("--max-body", a.max_body, "Largest request body (413 beyond)")
+        ->default_str(a.max_body);
+    c.add_option("--max-header", a.max_header, "Largest request head (431 beyond)")
+        ->default_str(a.max_header);
+    c.add_option("--header-timeout", a.header_timeout, "Time to receive a request head (408)")
+        ->default_str(a.header_timeout);
+    c.add_option("--body-timeout", a.body_timeout, "Time to receive a request body (408)")
+        ->default_str(a.body_timeout);
+    c.add_option("--idle-timeout", a.idle_timeout, "Idle keep-alive connections close after")
+        ->default_str(a.idle_timeout);
+    c.add_option("--shutdown-timeout", a.shutdown_timeout,
+                 "On SIGTERM, how long in-flight requests may take to finish")
+        ->default_str(a.shutdown_timeout);
+    c.add_option("--max-connections", a.max_connections, "Open connections at most (503 beyond)")
+        ->check(CLI::Range(1, 1 << 20))
+        ->default_val(a.max_connections);
+    c.add_option("--io-threads", a.io_threads, "Threads for network I/O")
+        ->check(CLI::Range(1, 64))
+        ->default_val(a.io_threads);
+    c.add_option("--demo-dir", a.demo_dir,
+                 "Where the random-weights demo model is written when no model is configured");
+    c.add_option("--demo-tokenizer", a.demo_tokenizer,
+                 "Hugging Face tokenizer directory for the demo model (default: synthetic)");
+}
+
+Result<server::ServerLimits> server_limits(const ServeArgs& a) {
+    server::ServerLimits l;
+    Result<size_t> body = parse_memory_size(a.max_body);
+    if (!body) return Status::error("--max-body: " + body.error());
+    Result<size_t> head = parse_memory_size(a.max_header);
+    if (!head) return Status::error("--max-header: " + head.error());
+    l.max_body_bytes = *body;
+    l.max_header_bytes = *head;
+    const std::pair<const std::string*, int*> timeouts[] = {
+        {&a.header_timeout, &l.header_timeout_ms},
+        {&a.body_timeout, &l.body_timeout_ms},
+        {&a.idle_timeout, &l.idle_timeout_ms}};
+    for (auto [text, out] : timeouts) {
+        Result<int64_t> ms = parse_duration_ms(*text);
+        if (!ms) return ms.status();
+        *out = int(std::min<int64_t>(*ms, 1 << 30));
+    }
+    l.max_connections = a.max_connections;
+    l.io_threads = a.io_threads;
+    return l;
+}
+
+// No model configured: say how to get one, and serve a tiny random-weights model.
+Result<ops::ModelSpec> demo_model(const ServeArgs& a) {
+    std::fprintf(
+        stderr,
+        "\ncitadel: no model configured. Serve one with\n"
+        "    citadel serve -m NAME=/path/to/model.gguf\n"
+        "  (GGUF files: e.g. the Qwen2.5-0.5B-Instruct GGUF release on Hugging Face),\n"
+        "  or list models in a YAML file: citadel serve --config citadel.yaml\n\n"
+        "  *** Serving a DEMO model with RANDOM WEIGHTS: its replies are gibberish. ***\n\n");
+    const std::string dir =
+        a.demo_dir.empty() ? std::filesystem::temp_directory_path().string() : a.demo_dir;
+    const std::string path = dir + "/citadel-demo-random-weights.gguf";
+    if (!std::filesystem::exists(path)) {
+        std::optional<quant::TokenizerData> tok;
+        const quant::ModelShape* shape = quant::find_preset("tiny-qwen3");
+        if (!a.demo_tokenizer.empty()) {
+            Result<quant::TokenizerData> t =
+                quant::load_hf_tokenizer(a.demo_tokenizer, shape->tokenizer_pre);
+            if (!t) return t.status();
+            tok = std::move(t).value();
+        }
+        Result<quant::SynthReport> r =
+            quant::synth_model(*shape, {.output = path,
+                                        .mix = *quant::find_mix("q8_0"),
+                                        .seed = 1,
+                                        .tokenizer = tok ? &*tok : nullptr});
+        if (!r) return r.status();
+    }
+    return ops::ModelSpec{.name = "demo-random-weights", .path = path};
+}
+
+Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a) {
+    std::vector<ops::ModelSpec> specs;
+    if (!a.config.empty()) CITADEL_TRY(apply_yaml_config(cmd, a.config, specs));
+    for (const std::string& m : a.models) {
+        Result<ops::ModelSpec> s = parse_model_arg(m);
+        if (!s) return s.status();
+        specs.push_back(std::move(*s));
+    }
+    if (specs.empty()) {
+        Result<ops::ModelSpec> demo = demo_model(a);
+        if (!demo) return Status::error("demo model: " + demo.error());
+        specs.push_back(std::move(*demo));
+    }
+    for (size_t i = 0; i < specs.size(); ++i) {
+        for (size_t j = 0; j < i; ++j) {
+            if (specs[i].name == specs[j].name)
+                return Status::error("model name '" + specs[i].name + "' is given twice");
+        }
+        if (!std::filesystem::is_regular_file(specs[i].path))
+            return Status::error("model '" + specs[i].name + "': no such file " + specs[i].path);
+    }
+    return specs;
+}
+
+int run(CLI::App& cmd, ServeArgs& a) {
+    Result<std::vector<ops::ModelSpec>> specs = model_specs(cmd, a);
+    if (!specs) return fail(specs.error());
+    Result<server::ServerLimits> limits = server_limits(a);
+    if (!limits) return fail(limits.error());
+    Result<int64_t> shutdown_ms = parse_duration_ms(a.shutdown_timeout);
+    if (!shutdown_ms) return fail("--shutdown-timeout: " + shutdown_ms.error());
+    Result<EngineOptions> engine = engine_options(a.engine, "");
+    if (!engine) return fail(engine.error());
+    engine->max_waiting = size_t(a.max_queue);
+
+    // Signals are taken by this thread only (sigwait); every thread started later inherits
+    // the mask.
+    sigset_t signals;
+    sigemptyset(&signals);
+    for (int s : {SIGINT, SIGTERM, SIGUSR1}) sigaddset(&signals, s);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    ::signal(SIGPIPE, SIG_IGN);
+
+    ops::ModelRegistry registry(std::move(*specs), *engine);
+    api::Service service(registry, {});
+    Result<std::unique_ptr<server::HttpServer>> server = server::HttpServer::start(
+        a.host, a.port, *limits,
+        [&service](server::Request&& req, std::shared_ptr<server::Responder> res) {
+            service.handle(std::move(req), std::move(res));
+        });
+    if (!server) return fail(server.error());
+    std::fprintf(stderr, "citadel: listening on http://%s:%d\n", a.host.c_str(), (*server)->port());
+    std::fflush(stderr);
+    registry.start_loading();
+    std::thread watcher([&registry] {
+        registry.wait_loaded();
+        if (registry.any_failed()) ::kill(::getpid(), SIGUSR1);
+    });
+
+    int sig = 0;
+    sigwait(&signals, &sig);
+    const bool load_failed = sig == SIGUSR1;
+    if (load_failed)
+        CITADEL_LOG_WARN("a model failed to load; shutting down");
+    else
+        CITADEL_LOG_INFO("signal %d: shutting down (up to %s for in-flight requests)", sig,
+                         a.shutdown_timeout.c_str());
+    const size_t cut = (*server)->shutdown(int(std::min<int64_t>(*shutdown_ms, 1 << 30)));
+    if (cut > 0) CITADEL_LOG_WARN("%zu requests were still running and were cut", cut);
+    registry.shutdown();
+    watcher.join();
+    server->reset();
+    return load_failed ? 1 : 0;
+}
+
+}  // namespace
+
+VerbRunner add_serve(CLI::App& app) {
+    auto a = std::make_shared<ServeArgs>();
+    CLI::App* c =
+        app.add_subcommand("serve", "Serve models over an OpenAI- and Ollama-compatible HTTP API");
+    add_options(*c, *a);
+    return [a, c] { return run(*c, *a); };
+}
+
+}  // namespace citadel::cli
