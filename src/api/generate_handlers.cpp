@@ -6,6 +6,7 @@
 #include "api/generation.h"
 #include "api/ollama.h"
 #include "api/openai_request.h"
+#include "api/reply_constraint.h"
 #include "api/respond.h"
 #include "api/service.h"
 #include "text/chat_prompt.h"
@@ -68,10 +69,18 @@ Or<int64_t> reply_budget(size_t prompt_tokens, std::optional<int64_t> asked, int
     return *asked;
 }
 
-std::vector<ChoiceSpec> repeat_choice(const GenerationRequest& base, int n) {
+// n choices of one request; each gets its own constraint (it has state) when `structure` is
+// given.
+std::vector<ChoiceSpec> repeat_choice(
+    const GenerationRequest& base, int n, const ops::LoadedModel& m,
+    const std::optional<std::vector<ConstraintPart>>& structure = std::nullopt) {
     std::vector<ChoiceSpec> out;
     for (int i = 0; i < n; ++i) {
         ChoiceSpec c{.request = base};
+        if (structure) {
+            c.request.constraint =
+                make_constraint(m.vocab_bytes, *structure, m.tokenizer->end_of_generation());
+        }
         // Each choice its own draw; a seeded request stays reproducible choice by choice.
         if (base.sampling.seed) c.request.sampling.seed = *base.sampling.seed + uint64_t(i);
         out.push_back(std::move(c));
@@ -86,10 +95,13 @@ void start_chat(const ModelPtr& m, const ChatRequest& r, Wire wire, bool stream,
     auto& prompt = std::get<std::vector<int32_t>>(tokens);
     Or<int64_t> budget = reply_budget(prompt.size(), r.max_tokens, m->engine->n_ctx(), "messages");
     if (auto* err = std::get_if<ApiError>(&budget)) return send_error(*res, *err, ollama);
+    auto structure = reply_structure(*m, r);
+    if (auto* err = std::get_if<ApiError>(&structure)) return send_error(*res, *err, ollama);
 
     GenerationRequest g{.prompt = std::move(prompt),
                         .sampling = r.sampling,
                         .max_tokens = std::get<int64_t>(budget),
+                        .stop_tokens = r.stop_token_ids,
                         .ignore_eos = r.ignore_eos};
     JobSpec spec{.wire = wire,
                  .stream = stream,
@@ -101,7 +113,8 @@ void start_chat(const ModelPtr& m, const ChatRequest& r, Wire wire, bool stream,
     if (!r.tools.is_null() && r.tool_choice.mode != ToolChoice::Mode::kNone)
         spec.tool_format = detect_tool_format(m->template_source);
     auto job = std::make_shared<GenerationJob>(std::move(spec), m, res);
-    job->start(repeat_choice(g, r.n));
+    job->start(
+        repeat_choice(g, r.n, *m, std::get<std::optional<std::vector<ConstraintPart>>>(structure)));
 }
 
 // Prompt tokens of a completion prompt (text gets the model's BOS; ids are checked).
@@ -131,8 +144,10 @@ void start_completion(const ModelPtr& m, const CompletionRequest& r, Wire wire, 
         auto& prompt = std::get<std::vector<int32_t>>(tokens);
         if (prompt.empty())
             return send_error(*res, {.message = "the prompt is empty", .param = "prompt"}, ollama);
-        Or<int64_t> budget =
-            reply_budget(prompt.size(), r.max_tokens, m->engine->n_ctx(), "prompt");
+        Or<int64_t> budget = reply_budget(
+            prompt.size(),
+            r.max_tokens == kUpToContext ? std::nullopt : std::optional<int64_t>(r.max_tokens),
+            m->engine->n_ctx(), "prompt");
         if (auto* err = std::get_if<ApiError>(&budget)) return send_error(*res, *err, ollama);
         std::string echo;
         if (r.echo)
@@ -140,8 +155,9 @@ void start_completion(const ModelPtr& m, const CompletionRequest& r, Wire wire, 
         GenerationRequest g{.prompt = std::move(prompt),
                             .sampling = r.sampling,
                             .max_tokens = std::get<int64_t>(budget),
+                            .stop_tokens = r.stop_token_ids,
                             .ignore_eos = r.ignore_eos};
-        for (ChoiceSpec& c : repeat_choice(g, r.n)) {
+        for (ChoiceSpec& c : repeat_choice(g, r.n, *m)) {
             c.echo = echo;
             choices.push_back(std::move(c));
         }

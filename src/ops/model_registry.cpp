@@ -54,6 +54,8 @@ Result<std::shared_ptr<LoadedModel>> load_model_for_serving(const ModelSpec& spe
     m->template_source = src->source;
     m->template_fallback = src->fallback;
 
+    m->vocab_bytes = VocabBytes::build(*m->tokenizer);
+
     EngineOptions options = engine;
     options.model_id = spec.name + "@" + spec.path;
     Result<std::unique_ptr<Engine>> e =

@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "engine/constraint/token_constraint.h"
 #include "engine/engine.h"
 #include "model/model.h"
 #include "text/template/chat_template.h"
@@ -40,7 +41,8 @@ struct LoadedModel {
     std::string template_source;
     bool template_fallback = false;  // the model had no template: ChatML
     std::unique_ptr<Engine> engine;
-    int64_t created_unix = 0;  // file modification time
+    std::shared_ptr<const VocabBytes> vocab_bytes;  // for constrained replies (JSON, tool calls)
+    int64_t created_unix = 0;                       // file modification time
     uint64_t file_bytes = 0;
     double load_seconds = 0;
 };
