@@ -8,7 +8,7 @@ namespace citadel::api {
 
 struct GenerationJob::Choice {
     Choice(size_t i, const text::Tokenizer& tok, std::vector<std::string> stop, ToolFormat tf)
-        : index(i), decoder(tok), stops(std::move(stop)) {
+        : index(i), decoder(tok, true, true), stops(std::move(stop)) {
         if (tf != ToolFormat::kNone) tools.emplace(tf);
     }
     size_t index;

@@ -11,8 +11,11 @@ namespace citadel::text {
 
 class StreamDecoder {
   public:
-    explicit StreamDecoder(const Tokenizer& tok, bool skip_special = true)
-        : tok_(tok), skip_special_(skip_special) {}
+    // `continuation`: the tokens continue a prompt (a server's reply), so the leading-space
+    // rule does not apply: " She" after "...Lily." stays " She", as llama.cpp and vLLM send it.
+    explicit StreamDecoder(const Tokenizer& tok, bool skip_special = true,
+                           bool continuation = false)
+        : tok_(tok), skip_special_(skip_special), at_start_(!continuation) {}
 
     // The text that became complete with this token (often all of it, sometimes nothing).
     std::string push(int32_t token);
@@ -22,7 +25,7 @@ class StreamDecoder {
   private:
     const Tokenizer& tok_;
     bool skip_special_;
-    bool at_start_ = true;
+    bool at_start_;
     std::string pending_;
 };
 
