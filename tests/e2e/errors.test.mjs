@@ -72,6 +72,19 @@ describe('400 bad requests', () => {
     });
   }
 
+  test('no model field while two models are served -> 400 param model', async () => {
+    const { model, ...rest } = base;
+    void model;
+    expectError(await http(server, 'POST', '/v1/chat/completions', rest), 400, { param: 'model' });
+  });
+
+  test('errors of streamed requests are plain JSON with the status', async () => {
+    const r = await http(server, 'POST', '/v1/chat/completions', { ...base, model: 'nope', stream: true });
+    expectError(r, 404, { code: 'model_not_found' });
+    const b = await http(server, 'POST', '/v1/chat/completions', { ...base, temperature: 'hot', stream: true });
+    expectError(b, 400, { param: 'temperature' });
+  });
+
   test('bad message role / content', async () => {
     expectError(await http(server, 'POST', '/v1/chat/completions', { ...base, messages: [{ role: 'wizard', content: 'x' }] }), 400, { type: 'invalid_request_error' });
     expectError(await http(server, 'POST', '/v1/chat/completions', { ...base, messages: [{ role: 'user', content: 42 }] }), 400, { type: 'invalid_request_error' });

@@ -172,6 +172,36 @@ describe('client disconnect', () => {
     if (est > 3 * 2000) assert.ok(took < limit, `follow-up took ${took} ms (> ${Math.round(limit)}); the aborted request (~${Math.round(est)} ms of work) seems to keep running`);
   });
 
+  test('ten streams (OpenAI and Ollama) dropped at once leave the server healthy', async () => {
+    const acs = [];
+    const firsts = [];
+    for (let i = 0; i < 10; i++) {
+      const ac = new AbortController();
+      acs.push(ac);
+      const ollama = i % 2 === 1;
+      const url = ollama ? `${s.url}/api/chat` : `${s.baseURL}/chat/completions`;
+      const body = ollama
+        ? { model: 'tiny', messages: long.messages, stream: true, options: { num_predict: 2000 } }
+        : { ...long, stream: true };
+      firsts.push(fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: ac.signal })
+        .then(async (r) => {
+          assert.equal(r.status, 200);
+          const reader = r.body.getReader();
+          if (i < 1) await reader.read(); // at least one has started streaming
+          return reader;
+        }));
+    }
+    await firsts[0];
+    for (const ac of acs) ac.abort();
+    await Promise.allSettled(firsts);
+    assert.equal((await http(s, 'GET', '/health')).status, 200);
+    const client = new OpenAI({ baseURL: s.baseURL, apiKey: 'sk-test', maxRetries: 0 });
+    const t0 = Date.now();
+    const r = await client.chat.completions.create({ ...long, max_tokens: 4 });
+    assert.equal(r.usage.completion_tokens, 4);
+    assert.ok(Date.now() - t0 < 15000, `follow-up took ${Date.now() - t0} ms`);
+  });
+
   test('breaking out of an SDK stream (abort) is handled too, repeatedly', async () => {
     const client = new OpenAI({ baseURL: s.baseURL, apiKey: 'sk-test', maxRetries: 0 });
     for (let i = 0; i < 3; i++) {

@@ -92,6 +92,19 @@ describe('chat completions: shape', () => {
     );
   });
 
+  test('extra OpenAI fields (user, metadata, store, service_tier, parallel_tool_calls) are accepted', async () => {
+    const r = await chat({ temperature: 0, max_tokens: 2, user: 'u-1', metadata: { k: 'v' }, store: false, service_tier: 'auto', parallel_tool_calls: true });
+    assert.equal(r.choices.length, 1);
+  });
+
+  test('concurrent seeded requests give the same replies as one at a time', async () => {
+    const reqs = Array.from({ length: 6 }, (_, i) => ({ temperature: 1, seed: 100 + i, max_tokens: 16, messages: [{ role: 'user', content: `Story number ${i}` }] }));
+    const one = [];
+    for (const q of reqs) one.push((await chat(q)).choices[0].message.content);
+    const all = await Promise.all(reqs.map((q) => chat(q)));
+    assert.deepEqual(all.map((r) => r.choices[0].message.content), one);
+  });
+
   test('system + multi-turn messages are accepted', async () => {
     const r = await client.chat.completions.create({
       model: 'tiny', temperature: 0, max_tokens: 8,
@@ -232,6 +245,11 @@ describe('chat completions: n, logprobs, usage', () => {
     assert.deepEqual(r.choices.map((c) => c.index).sort(), [0, 1, 2]);
     for (const c of r.choices) assert.equal(typeof c.message.content, 'string');
     assert.ok(r.usage.completion_tokens >= 3, 'usage counts all choices');
+    const fixed = await chat({ n: 3, temperature: 1, seed: 21, max_tokens: 5, ignore_eos: true });
+    const single = await chat({ temperature: 1, seed: 21, max_tokens: 5, ignore_eos: true });
+    assert.equal(fixed.usage.completion_tokens, 15, 'completion_tokens sums the choices');
+    assert.equal(fixed.usage.prompt_tokens, single.usage.prompt_tokens, 'the prompt is counted once');
+    assert.equal(fixed.choices.find((c) => c.index === 0).message.content, single.choices[0].message.content, 'choice 0 of a seeded n=3 equals the n=1 reply');
     const again = await chat({ n: 3, temperature: 1, seed: 21, max_tokens: 8 });
     assert.deepEqual(again.choices.map((c) => c.message.content), r.choices.map((c) => c.message.content));
   });

@@ -213,3 +213,45 @@ describe('hostile transfers', () => {
     for (const r of rs) assert.ok(r.status >= 400 && r.status < 500, `${r.status} ${r.text}`);
   });
 });
+
+describe('connection limits', () => {
+  let small;
+  before(async () => {
+    small = await startServer({ extra: ['--max-connections', '8', '--idle-timeout', '1s', '--max-header', '4KiB'] });
+  });
+  after(async () => {
+    const { code } = await small.stop();
+    assert.equal(code, 0, small.tail());
+  });
+
+  test('a request head over --max-header -> 431', async () => {
+    const r = await rawExchange(small.port, `GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(8 * 1024)}\r\n\r\n`, { timeoutMs: 5000 });
+    assert.equal(r.status, 431, r.data.toString().slice(0, 300));
+    assert.equal(await healthStatus(small), 200);
+  });
+
+  test('beyond --max-connections: 503 or refused, and service resumes', async () => {
+    const socks = await Promise.all(Array.from({ length: 8 }, () => new Promise((resolve) => {
+      const s = net.connect(small.port, '127.0.0.1');
+      s.on('error', () => {});
+      s.on('connect', () => resolve(s));
+    })));
+    try {
+      await sleep(200);
+      const r = await rawExchange(small.port, 'GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', { timeoutMs: 5000 });
+      assert.ok(r.closed, 'the connection over the limit hangs');
+      assert.ok(r.status === 503 || r.status === null, `status ${r.status}: ${r.data.toString().slice(0, 300)}`);
+    } finally {
+      for (const s of socks) s.destroy();
+    }
+    await sleep(200);
+    assert.equal(await healthStatus(small), 200);
+  });
+
+  test('an idle keep-alive connection is closed after --idle-timeout (1s)', async () => {
+    const r = await rawExchange(small.port, 'GET /health HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 6000 });
+    assert.equal(r.status, 200);
+    assert.ok(r.closed, `still open after ${r.ms} ms`);
+    assert.ok(r.ms >= 800 && r.ms < 4000, `closed after ${r.ms} ms`);
+  });
+});

@@ -54,7 +54,8 @@ export function tinyModel() {
   }
   const dir = path.join(tmp, `citadel-e2e-${process.ppid}`);
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, 'tiny.gguf');
+  // Named after the binary's build time: a rebuilt citadel makes its own model.
+  const file = path.join(dir, `tiny-${Math.floor(fs.statSync(CITADEL).mtimeMs)}.gguf`);
   if (fs.existsSync(file)) return file;
   const part = path.join(dir, `tiny.${process.pid}.part.gguf`);
   const r = spawnSync(
