@@ -63,6 +63,7 @@ describe('400 bad requests', () => {
     ['stream', { stream: 'yes' }],
     ['logit_bias', { logit_bias: { 5: 500 } }],
     ['logit_bias', { logit_bias: { notanid: 1 } }],
+    ['logit_bias', { logit_bias: { 999999999: 5 } }],
     ['model', { model: 7 }],
   ];
   for (const [param, patch] of cases) {

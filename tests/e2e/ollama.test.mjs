@@ -113,6 +113,17 @@ describe('ollama generate', () => {
     assert.equal(g.prompt_eval_count, c.prompt_eval_count);
   });
 
+  test('system and tools reach the prompt', async () => {
+    const opts = { temperature: 0, num_predict: 2 };
+    const plain = await ollama.generate({ model: 'tiny', prompt: 'hi', options: opts });
+    const sys = await ollama.generate({ model: 'tiny', prompt: 'hi', system: 'You are a pirate who answers in rhymes.', options: opts });
+    assert.ok(sys.prompt_eval_count > plain.prompt_eval_count + 5, `${sys.prompt_eval_count} vs ${plain.prompt_eval_count}`);
+    const tools = [{ type: 'function', function: { name: 'get_weather', description: 'weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+    const a = await ollama.chat({ model: 'tiny', messages, options: opts });
+    const b = await ollama.chat({ model: 'tiny', messages, tools, options: opts });
+    assert.ok(b.prompt_eval_count > a.prompt_eval_count + 20, `${b.prompt_eval_count} vs ${a.prompt_eval_count}`);
+  });
+
   test('raw: true continues the text as /v1/completions does', async () => {
     const prompt = 'Once upon a time, there was a little';
     const g = await ollama.generate({ model: 'stories', prompt, raw: true, options: { temperature: 0, num_predict: 16 } });

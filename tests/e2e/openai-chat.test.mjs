@@ -110,6 +110,7 @@ describe('chat completions: shape', () => {
       model: 'tiny', temperature: 0, max_tokens: 8,
       messages: [
         { role: 'system', content: 'You are terse.' },
+        { role: 'developer', content: 'Answer in English.' },
         { role: 'user', content: 'Hi' },
         { role: 'assistant', content: 'Hello.' },
         { role: 'user', content: 'How are you?' },
@@ -209,6 +210,18 @@ describe('chat completions: stop strings', () => {
     assert.equal(r.choices[0].message.content, expected, `stop ${JSON.stringify(stop)} seed ${seed}; full ${JSON.stringify(content)}`);
     assert.equal(r.choices[0].finish_reason, 'stop');
     assert.ok(!r.choices[0].message.content.includes(stop));
+    assert.equal(r.usage.completion_tokens, r.choices[0].logprobs.content.length, 'completion_tokens === logprobs.content.length');
+  });
+
+  test('a stop string matching the first characters gives an empty reply', async () => {
+    const { seed, content } = await longSeededReply();
+    const stop = [...content].slice(0, 2).join('');
+    const r = await chat({ temperature: 1, seed, max_tokens: 24, stop });
+    assert.equal(r.choices[0].message.content, '');
+    assert.equal(r.choices[0].finish_reason, 'stop');
+    const s = await streamChat({ temperature: 1, seed, max_tokens: 24, stop });
+    assert.equal(s.text[0] ?? '', '');
+    assert.equal(s.finish[0], 'stop');
   });
 
   test('a stop string spanning a token boundary is matched (non-stream and stream, list form)', async () => {
