@@ -26,6 +26,15 @@ int64_t unix_now() {
     return int64_t(std::time(nullptr));
 }
 
+// Sampling values that need the model (logit_bias ids within the vocabulary); the message
+// starts with the field's name, which becomes the error's param.
+std::optional<ApiError> check_sampling(const SamplingParams& p, const ops::LoadedModel& m) {
+    Status s = validate(p, int64_t(m.tokenizer->size()));
+    if (s.ok()) return std::nullopt;
+    const std::string& msg = s.message();
+    return ApiError{.message = msg, .param = msg.substr(0, msg.find(' '))};
+}
+
 // The prompt's tokens from a chat: template rendered with the messages (and tools).
 Or<std::vector<int32_t>> chat_tokens(const ops::LoadedModel& m, const ChatRequest& r) {
     ordered_json context = {{"messages", r.messages}, {"add_generation_prompt", true}};
@@ -95,6 +104,7 @@ void start_chat(const ModelPtr& m, const ChatRequest& r, Wire wire, bool stream,
     auto& prompt = std::get<std::vector<int32_t>>(tokens);
     Or<int64_t> budget = reply_budget(prompt.size(), r.max_tokens, m->engine->n_ctx(), "messages");
     if (auto* err = std::get_if<ApiError>(&budget)) return send_error(*res, *err, ollama);
+    if (auto err = check_sampling(r.sampling, *m)) return send_error(*res, *err, ollama);
     auto structure = reply_structure(*m, r);
     if (auto* err = std::get_if<ApiError>(&structure)) return send_error(*res, *err, ollama);
 
@@ -137,6 +147,7 @@ Or<std::vector<int32_t>> completion_tokens(const text::Tokenizer& tok, const Com
 void start_completion(const ModelPtr& m, const CompletionRequest& r, Wire wire, bool stream,
                       const Res& res) {
     const bool ollama = wire == Wire::kOllamaGenerate;
+    if (auto err = check_sampling(r.sampling, *m)) return send_error(*res, *err, ollama);
     std::vector<ChoiceSpec> choices;
     for (size_t i = 0; i < r.prompts.size(); ++i) {
         Or<std::vector<int32_t>> tokens = completion_tokens(*m->tokenizer, r.prompts[i], i);

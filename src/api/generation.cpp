@@ -52,6 +52,13 @@ ApiError submit_error(const Submitted& s) {
     }
 }
 
+// Characters (code points) of UTF-8 text: the unit of the legacy logprobs' text_offset.
+int64_t code_points(std::string_view s) {
+    int64_t n = 0;
+    for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+    return n;
+}
+
 bool ollama(Wire w) {
     return w == Wire::kOllamaChat || w == Wire::kOllamaGenerate;
 }
@@ -230,6 +237,7 @@ void GenerationJob::write_delta(Choice& c, const std::string& content,
         }
         case Wire::kCompletion: {
             CompletionChoice cc{.index = index, .text = content};
+            cc.text_offset0 = code_points(c.echo) + code_points(c.content);
             if (finish_reason) cc.finish_reason = *finish_reason;
             if (logprobs) cc.logprobs = *logprobs;
             responder_->write(sse(completion_chunk(spec_.meta, cc, finish_reason != nullptr)));

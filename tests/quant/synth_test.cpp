@@ -20,6 +20,7 @@ TEST(SynthPresets, ParameterCountsMatchThePublishedModels) {
     const std::map<std::string, int64_t> expected = {
         {"qwen2.5-0.5b", 494032768}, {"qwen2.5-1.5b", 1543714304}, {"qwen2.5-7b", 7615616512},
         {"qwen3-0.6b", 596049920},   {"llama-3.2-1b", 1235814400}, {"llama-3.1-8b", 8030261248},
+        {"tiny-qwen3", 9847232},
     };
     ASSERT_EQ(presets().size(), expected.size());
     for (const ModelShape& s : presets()) {
