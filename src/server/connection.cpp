@@ -1,3 +1,9 @@
+// GCC 12 with the sanitizers reports a false -Wmaybe-uninitialized inside Beast's parser (a
+// boost::optional in basic_parser::content_length_unchecked, inlined into put()).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include "server/connection.h"
 
 #include <algorithm>
@@ -191,7 +197,8 @@ void Connection::parse_buffered() {
     while (buffer_.size() > 0) {
         if (phase_ == Phase::kIdle) {  // the first byte of a request: the head has a deadline
             phase_ = Phase::kHead;
-            arm_read_timer(core_->limits.header_timeout_ms);
+            // (the first request's deadline runs from the accept already)
+            if (served_any_) arm_read_timer(core_->limits.header_timeout_ms);
         }
         error_code ec;
         const size_t used = parser_->put(buffer_.data(), ec);
@@ -256,6 +263,7 @@ void Connection::reject_parse_error(const error_code& ec) {
 
 void Connection::dispatch() {
     disarm_read_timer();
+    served_any_ = true;
     auto message = parser_->release();
     keep_alive_ = message.keep_alive();
     http_version_ = static_cast<int>(message.version());

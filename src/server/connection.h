@@ -3,8 +3,10 @@
 // post_* entry points and closed(), which any thread may call.
 //
 // Phases:
-//   kIdle      waiting for the first byte of a request (idle/header timeout: silent close)
-//   kHead      head partly received (header timeout: 408)
+//   kIdle      waiting for the first byte of a request (idle timeout, or for a new connection
+//              the header timeout: silent close)
+//   kHead      head partly received (header timeout from its first byte, or for the first
+//              request from the accept: 408)
 //   kBody      body partly received (body timeout: 408)
 //   kExchange  handler called, response pending or being written; a read stays outstanding to
 //              see the client leave, and buffers pipelined bytes
@@ -115,6 +117,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::atomic<bool> closed_flag_{false};
 
     Phase phase_ = Phase::kIdle;
+    bool served_any_ = false;  // a request was dispatched on this connection
     bool reading_ = false;
     bool peer_eof_ = false;
     std::unique_ptr<char[]> read_chunk_;  // [kReadChunkBytes] target of every socket read

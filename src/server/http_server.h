@@ -16,7 +16,7 @@
 // Disconnects: while a response is pending or streaming, a read stays outstanding on the socket.
 //  - A reset or any read/write error is a disconnect: on_disconnect fires and the connection is
 //    closed at once.
-//  - A write that makes no progress for `write_timeout_ms` is a disconnect too.
+//  - A write that does not complete within `write_timeout_ms` is a disconnect too.
 //  - EOF (the client's FIN) cannot be told apart on the wire from a half-close (shutdown(SHUT_WR))
 //    without writing, and a client that gives up on a request (OpenAI SDK, curl ^C) sends
 //    exactly that FIN. With `eof_cancels_request` (the default) EOF while a response is pending
@@ -43,16 +43,16 @@ struct ServerLimits {
     size_t max_body_bytes = 8u << 20;     // larger bodies: 413 (from Content-Length before reading,
                                           // and while reading chunked bodies)
     size_t max_header_bytes = 16u << 10;  // larger request heads: 431
-    int header_timeout_ms = 10000;  // the request head must arrive within this of its first byte
-                                    // (of the accept, for a new connection that sends nothing:
-                                    // then it is closed silently): 408 then close
+    int header_timeout_ms = 10000;  // the request head must arrive within this (from the accept
+                                    // for a connection's first request, else from its first
+                                    // byte): 408 then close; no byte at all: closed silently
     int body_timeout_ms = 30000;    // body must arrive within this after the head: 408 then close
     int idle_timeout_ms = 75000;    // keep-alive connection with no request: closed silently
     int max_connections = 4096;     // beyond: the new connection gets 503 and is closed
     int io_threads = 2;
     // Additions.
-    int write_timeout_ms = 30000;            // a write that makes no progress this long: disconnect
-    bool eof_cancels_request = true;         // see "Disconnects" above
+    int write_timeout_ms = 30000;     // a write that does not complete within this: disconnect
+    bool eof_cancels_request = true;  // see "Disconnects" above
     size_t max_pipelined_bytes = 64u << 10;  // bytes buffered while a response is pending; past
                                              // this the server stops reading until it is done
 };
@@ -106,7 +106,9 @@ class HttpServer {
     // the reason. Raises the RLIMIT_NOFILE soft limit to the hard limit.
     static Result<std::unique_ptr<HttpServer>> start(const std::string& host, int port,
                                                      ServerLimits limits, Handler handler);
-    ~HttpServer();  // shutdown(0) unless shut down already; joins threads
+    // shutdown(0) unless shut down already. Like shutdown(), never from an I/O thread (a
+    // handler or a callback): joining its own thread is a bug and aborts.
+    ~HttpServer();
     HttpServer(const HttpServer&) = delete;
     HttpServer& operator=(const HttpServer&) = delete;
 

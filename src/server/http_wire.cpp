@@ -2,6 +2,7 @@
 
 #include <boost/beast/http/status.hpp>
 #include <cstdio>
+#include <ctime>
 
 #include "core/log.h"
 
@@ -54,6 +55,26 @@ std::string_view reason_phrase(int status) {
     return std::string_view(reason.data(), reason.size());
 }
 
+// "Sun, 06 Nov 1994 08:49:37 GMT", formatted once per second per thread.
+std::string_view http_date() {
+    thread_local std::time_t cached_second = 0;
+    thread_local char text[40] = {};
+    const std::time_t now = std::time(nullptr);
+    if (now != cached_second) {
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        static constexpr const char* kDays[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+        static constexpr const char* kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                                  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+        // By hand: strftime's names follow the locale.
+        std::snprintf(text, sizeof text, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                      kDays[tm.tm_wday % 7], tm.tm_mday, kMonths[tm.tm_mon % 12], tm.tm_year + 1900,
+                      tm.tm_hour, tm.tm_min, tm.tm_sec);
+        cached_second = now;
+    }
+    return text;
+}
+
 void append_header(std::string& out, std::string_view name, std::string_view value) {
     out.append(name);
     out.append(": ");
@@ -95,6 +116,7 @@ std::string response_head(const HeadSpec& spec) {
         }
     }
     if (!has_server) append_header(out, "Server", "citadel");
+    append_header(out, "Date", http_date());
     if (!spec.content_type.empty() && is_field_value(spec.content_type)) {
         append_header(out, "Content-Type", spec.content_type);
     }

@@ -80,6 +80,7 @@ TEST(HttpServer, EchoesGetAndPost) {
     EXPECT_EQ(r->body, "GET /v1/models q=x=1 body= x=hi");
     EXPECT_EQ(r->header("x-echo"), "1");
     EXPECT_EQ(r->header("server"), "citadel");
+    EXPECT_EQ(r->header("date").size(), 29u) << r->header("date");  // IMF-fixdate
     EXPECT_EQ(r->header("content-type"), "text/plain");
 
     ASSERT_TRUE(c.send("POST /v1/chat HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nhello"));
@@ -343,6 +344,67 @@ TEST(HttpServer, ClientClosingMidStreamFiresOnDisconnect) {
     EXPECT_TRUE(res->disconnected());
     EXPECT_FALSE(res->write("data: 2\n\n"));
     EXPECT_TRUE(wait_until([&] { return server->requests_in_flight() == 0; }));
+}
+
+TEST(HttpServer, FailedWritesDetectAClosedStreamClient) {
+    Held held;
+    auto server = start_server(held.handler(), {.eof_cancels_request = false});
+    ASSERT_TRUE(server);
+    TestClient c(server->port());
+    ASSERT_TRUE(c.send(get("/stream")));
+    auto res = held.at(0);
+    ASSERT_TRUE(res);
+    res->start_stream(200, "text/event-stream");
+    ASSERT_TRUE(res->write("data: 0\n\n"));
+    ASSERT_TRUE(c.read_head());
+    ASSERT_TRUE(c.read_chunk());
+    c.close();
+    // Here EOF alone does not cancel; the first write draws a reset, a following one fails.
+    int writes = 0;
+    EXPECT_TRUE(wait_until([&] {
+        if (held.disconnects.load() == 1) return true;
+        if (writes < 100 && res->write("data: x\n\n")) ++writes;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return false;
+    }));
+    EXPECT_LE(writes, 4);
+    EXPECT_FALSE(res->write("data: y\n\n"));
+}
+
+TEST(HttpServer, StalledWriteCountsAsDisconnect) {
+    Held held;
+    auto server = start_server(held.handler(), {.write_timeout_ms = 100});
+    ASSERT_TRUE(server);
+    TestClient c(server->port());  // never reads
+    ASSERT_TRUE(c.send(get("/big")));
+    auto res = held.at(0);
+    ASSERT_TRUE(res);
+    res->start_stream(200, "application/octet-stream");
+    const std::string megabyte(1u << 20, 'z');
+    for (int i = 0; i < 32 && res->write(megabyte); ++i) {
+    }
+    EXPECT_TRUE(wait_until([&] { return held.disconnects.load() == 1; }));
+    EXPECT_FALSE(res->write("more"));
+}
+
+TEST(HttpServer, StreamToHttp10ClientIsUnframedAndCloses) {
+    Held held;
+    auto server = start_server(held.handler());
+    ASSERT_TRUE(server);
+    TestClient c(server->port());
+    ASSERT_TRUE(c.send("GET /s HTTP/1.0\r\n\r\n"));
+    auto res = held.at(0);
+    ASSERT_TRUE(res);
+    res->start_stream(200, "text/plain");
+    res->write("ab");
+    res->write("cd");
+    res->end();
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_FALSE(r->chunked);
+    EXPECT_EQ(r->header("connection"), "close");
+    EXPECT_EQ(r->body, "abcd");
+    EXPECT_TRUE(c.wait_closed());
 }
 
 TEST(HttpServer, ClientClosingWhileWaitingFiresOnDisconnect) {
