@@ -37,6 +37,7 @@ struct ServeArgs {
     int io_threads = 2;
     std::string demo_dir;
     std::string demo_tokenizer;
+    bool verbose = false;
 };
 
 void add_options(CLI::App& c, ServeArgs& a) {
@@ -70,6 +71,7 @@ void add_options(CLI::App& c, ServeArgs& a) {
     c.add_option("--io-threads", a.io_threads, "Threads for network I/O")
         ->check(CLI::Range(1, 64))
         ->default_val(a.io_threads);
+    c.add_flag("-v,--verbose", a.verbose, "Debug logs (connections, requests)");
     c.add_option("--demo-dir", a.demo_dir,
                  "Where the random-weights demo model is written when no model is configured");
     c.add_option("--demo-tokenizer", a.demo_tokenizer,
@@ -154,6 +156,7 @@ Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a) {
 }
 
 int run(CLI::App& cmd, ServeArgs& a) {
+    set_log_level(a.verbose ? LogLevel::kDebug : LogLevel::kInfo);  // a server says what it does
     Result<std::vector<ops::ModelSpec>> specs = model_specs(cmd, a);
     if (!specs) return fail(specs.error());
     Result<server::ServerLimits> limits = server_limits(a);
