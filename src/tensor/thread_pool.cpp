@@ -1,5 +1,7 @@
 #include "tensor/thread_pool.h"
 
+#include "core/status.h"
+
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -53,11 +55,23 @@ ThreadPool::~ThreadPool() {
     for (std::thread& w : workers_) w.join();
 }
 
-void ThreadPool::drain(int thread) {
+// Claims and runs tasks of job `generation` until none is left (or that job is over).
+void ThreadPool::drain(int thread, uint32_t generation) {
     for (;;) {
-        const int64_t task = next_task_.fetch_add(1, std::memory_order_relaxed);
-        if (task >= job_tasks_) return;
+        uint64_t claim = claim_.load(std::memory_order_acquire);
+        int64_t task = 0;
+        for (;;) {
+            if (uint32_t(claim >> 32) != generation) return;
+            task = int64_t(uint32_t(claim));
+            if (task >= job_tasks_.load(std::memory_order_relaxed)) return;
+            if (claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel,
+                                             std::memory_order_acquire)) {
+                break;
+            }
+        }
+        // The job cannot end before this task is done, so its fields stay valid until then.
         job_fn_(job_ctx_, task, thread);
+        done_tasks_.fetch_add(1, std::memory_order_release);
     }
 }
 
@@ -67,15 +81,17 @@ void ThreadPool::run(int64_t n_tasks, TaskFn fn, void* ctx) {
         for (int64_t i = 0; i < n_tasks; ++i) fn(ctx, i, 0);
         return;
     }
+    CITADEL_CHECK(n_tasks < (int64_t(1) << 31));
     job_fn_ = fn;
     job_ctx_ = ctx;
-    job_tasks_ = n_tasks;
-    next_task_.store(0, std::memory_order_relaxed);
-    busy_workers_.store(n_threads_ - 1, std::memory_order_relaxed);
-    generation_.fetch_add(1);  // seq_cst: pairs with the sleepers_ increment in worker_loop
+    job_tasks_.store(n_tasks, std::memory_order_relaxed);
+    done_tasks_.store(0, std::memory_order_relaxed);
+    const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+    claim_.store(uint64_t(generation) << 32, std::memory_order_release);
+    generation_.store(generation);  // seq_cst: pairs with the sleepers_ increment in worker_loop
     if (sleepers_.load() > 0) futex_wake_all(generation_);
-    drain(0);
-    while (busy_workers_.load(std::memory_order_acquire) != 0) cpu_relax();
+    drain(0, generation);
+    while (done_tasks_.load(std::memory_order_acquire) != n_tasks) cpu_relax();
 }
 
 void ThreadPool::worker_loop(int thread) {
@@ -94,8 +110,7 @@ void ThreadPool::worker_loop(int thread) {
         }
         seen = now;
         if (stop_.load()) return;
-        drain(thread);
-        busy_workers_.fetch_sub(1, std::memory_order_acq_rel);
+        drain(thread, now);
     }
 }
 
