@@ -330,6 +330,20 @@ TEST(ConstraintMask, NoEogLeavesTheCompleteRowUntouchedAndBadTokensEndMatching) 
     EXPECT_EQ(allowed(*bad, 3, 10), (std::set<int32_t>{1}));
 }
 
+// A vocabulary without '}' cannot close the object: the mask keeps what the grammar allows
+// (the request ends by length), and only where nothing is allowed the EOG id.
+TEST(ConstraintMask, MissingByteDegrades) {
+    //                                      0     1    2    3    4     5
+    auto vocab = VocabBytes::from_strings({"{", "\"", "a", ":", "1", "<eog>"});
+    auto c = make_constraint(vocab, json_object(), {5});
+    for (int32_t t : {0, 1, 2, 1, 3, 4}) c->accept(t);  // {"a":1
+    EXPECT_EQ(allowed(*c, 6, 1), (std::set<int32_t>{4}));
+    auto d = make_constraint(vocab, json_object(), {5});
+    for (int32_t t : {0, 1, 2, 1, 3, 1, 2, 1}) d->accept(t);  // {"a":"a"
+    EXPECT_EQ(allowed(*d, 6, 100), (std::set<int32_t>{5}));
+    EXPECT_FALSE(d->complete());
+}
+
 TEST(ConstraintClosing, RandomLogitsAlwaysCloseAJsonObject) {
     auto vocab = byte_vocab(kJsonishTokens);
     const int32_t eog = int32_t(vocab->size() - 1);
@@ -411,6 +425,14 @@ class ConstraintQwen : public ::testing::Test {
         EXPECT_TRUE(t.has_value()) << piece;
         return t.value_or(0);
     }
+    // The token that is this one byte.
+    static int32_t byte_token(uint8_t b) {
+        const int64_t node = vocab_->child(0, b);
+        EXPECT_GE(node, 0);
+        const VocabBytes::Node& n = vocab_->nodes()[size_t(node)];
+        EXPECT_GT(n.token_end, n.first_token);
+        return vocab_->order()[n.first_token];
+    }
     static constexpr int64_t kRows = 151936;
     static inline std::shared_ptr<const text::Tokenizer> tok_;
     static inline std::shared_ptr<const VocabBytes> vocab_;
@@ -448,6 +470,44 @@ TEST_F(ConstraintQwen, MaskTime) {
         std::printf("Qwen3 json mask, %-7s: %.3f ms per call, %lld tokens allowed\n", name,
                     ms / kCalls, static_cast<long long>(kept));
         EXPECT_GT(kept, 0);
+    }
+}
+
+// The trie walk (with its whole-subtree shortcut inside strings) allows exactly the tokens
+// that feeding each token's bytes to the matcher allows.
+TEST_F(ConstraintQwen, WalkMatchesBruteForce) {
+    ASSERT_NE(vocab_, nullptr);
+    const std::vector<int32_t> eog = tok_->end_of_generation();
+    const std::vector<std::pair<std::vector<ConstraintPart>, std::string>> cases = {
+        {json_object(), ""},
+        {json_object(), "{\"k"},
+        {json_object(), "{\"k\": \"\xE4\xB8"},  // inside a character
+        {json_object(), "{\"k\": \"a\\"},       // after a backslash
+        {json_object(), "{\"k\": \"\\uD83D"},   // a high surrogate
+        {json_object(), "{\"k\": [1.5e"},
+        {json_object(), "{\"k\": {\"j\": [true, "},
+        {hermes_tool_call({"get_weather", "get_time"}), "<tool_call>\n{\"name\": \"get_"},
+        {hermes_tool_call({"get_weather", "get_time"}),
+         "<tool_call>\n{\"name\": \"get_time\", \"arguments\": {\"a\": \"b"},
+    };
+    for (const auto& [parts, prefix] : cases) {
+        const PartsMatcher m(parts, vocab_.get());
+        MatchState at = m.start();
+        ASSERT_TRUE(m.feed(at, prefix)) << prefix;
+        for (int64_t remaining : {int64_t(1000), m.needed(at) + 3, m.needed(at) + 1}) {
+            auto c = make_constraint(vocab_, parts, eog);
+            for (char ch : prefix) c->accept(byte_token(uint8_t(ch)));
+            const std::set<int32_t> got = allowed(*c, kRows, remaining);
+            std::set<int32_t> want;
+            for (int32_t t = 0; t < int32_t(vocab_->size()); ++t) {
+                MatchState s = at;
+                if (vocab_->bytes(t).empty() || !m.feed(s, vocab_->bytes(t))) continue;
+                if (std::find(eog.begin(), eog.end(), t) != eog.end()) continue;
+                if (m.needed(s) <= remaining - 2) want.insert(t);
+            }
+            EXPECT_EQ(got, want) << prefix << " remaining " << remaining;
+            EXPECT_FALSE(want.empty()) << prefix;
+        }
     }
 }
 
@@ -495,47 +555,68 @@ TEST_F(ConstraintQwen, RandomLogitsGiveAToolCallAndJson) {
                 ms / double(calls), static_cast<long long>(calls));
 }
 
+struct EngineReply {
+    std::string text;
+    EngineEvent finish;
+};
+
+EngineReply run_constrained(Engine& engine, const text::Tokenizer& tok,
+                            std::shared_ptr<const VocabBytes> vocab, uint64_t seed) {
+    GenerationRequest r;
+    r.prompt = tok.encode("Once upon a time", {.add_special = true});
+    r.max_tokens = 40;
+    r.ignore_eos = seed % 2 == 0;
+    r.sampling = SamplingParams{.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = seed};
+    r.constraint = make_constraint(std::move(vocab), json_object(), tok.end_of_generation());
+    EventQueue q;
+    EXPECT_TRUE(engine.submit(std::move(r), q.sink()).ok());
+    std::vector<int32_t> tokens;
+    EngineReply out;
+    for (;;) {
+        auto ev = q.pop(std::chrono::seconds(60));
+        if (!ev) {
+            ADD_FAILURE() << "engine stalled";
+            break;
+        }
+        if (ev->kind == EngineEvent::Kind::kFinished) {
+            out.finish = std::move(*ev);
+            break;
+        }
+        tokens.push_back(ev->token);
+    }
+    out.text = tok.decode(tokens);
+    return out;
+}
+
 // Through the engine: a reference model at temperature 1 ends its reply with a JSON object
-// and an end-of-generation token inside max_tokens, even with ignore_eos.
+// and an end-of-generation token inside max_tokens (and inside the context), even with
+// ignore_eos.
 TEST(ConstraintEngine, JsonReplyOnStories260K) {
     auto model = load_model(test::reference_model("stories260K.gguf"));
     ASSERT_TRUE(model.ok()) << model.error();
     auto tok = text::load_tokenizer(*(*model)->file);
     ASSERT_TRUE(tok.ok()) << tok.error();
-    std::vector<int32_t> eog = (*tok)->end_of_generation();
+    const std::vector<int32_t> eog = (*tok)->end_of_generation();
     ASSERT_FALSE(eog.empty());
     auto vocab = VocabBytes::build(**tok);
-    EngineOptions o;
-    o.kv_mem_bytes = size_t(64) << 20;
-    o.n_threads = 2;
-    auto engine = Engine::create(*model, eog, o);
-    ASSERT_TRUE(engine.ok()) << engine.error();
-    for (uint64_t seed = 1; seed <= 6; ++seed) {
-        GenerationRequest r;
-        r.prompt = (*tok)->encode("Once upon a time", {.add_special = true});
-        r.max_tokens = 40;
-        r.ignore_eos = seed % 2 == 0;
-        r.sampling = SamplingParams{.temperature = 1.0f, .top_k = 0, .top_p = 1.0f, .seed = seed};
-        r.constraint = make_constraint(vocab, json_object(), eog);
-        EventQueue q;
-        ASSERT_TRUE((*engine)->submit(std::move(r), q.sink()).ok());
-        std::vector<int32_t> tokens;
-        std::optional<EngineEvent> finish;
-        while (!finish) {
-            auto ev = q.pop(std::chrono::seconds(60));
-            ASSERT_TRUE(ev.has_value()) << "engine stalled";
-            if (ev->kind == EngineEvent::Kind::kToken) {
-                tokens.push_back(ev->token);
-            } else {
-                finish = std::move(ev);
-            }
+    const int64_t n_prompt =
+        int64_t((*tok)->encode("Once upon a time", {.add_special = true}).size());
+    for (int64_t n_ctx : {int64_t(0), n_prompt + 12}) {
+        EngineOptions o;
+        o.kv_mem_bytes = size_t(64) << 20;
+        o.n_threads = 2;
+        o.n_ctx = n_ctx;
+        auto engine = Engine::create(*model, eog, o);
+        ASSERT_TRUE(engine.ok()) << engine.error();
+        for (uint64_t seed = 1; seed <= 6; ++seed) {
+            const EngineReply r = run_constrained(**engine, **tok, vocab, seed);
+            EXPECT_EQ(r.finish.reason, FinishReason::kStop) << r.text;
+            EXPECT_TRUE(std::find(eog.begin(), eog.end(), r.finish.stop_token) != eog.end());
+            EXPECT_LE(r.finish.usage.completion_tokens, n_ctx > 0 ? 12 : 40);
+            EXPECT_TRUE(parses_as_object(r.text)) << r.text;
+            std::printf("n_ctx %lld, seed %llu: %s\n", static_cast<long long>(n_ctx),
+                        static_cast<unsigned long long>(seed), r.text.c_str());
         }
-        const std::string text = (*tok)->decode(tokens);
-        EXPECT_EQ(finish->reason, FinishReason::kStop) << text;
-        EXPECT_TRUE(std::find(eog.begin(), eog.end(), finish->stop_token) != eog.end());
-        EXPECT_LE(finish->usage.completion_tokens, 40);
-        EXPECT_TRUE(parses_as_object(text)) << text;
-        std::printf("seed %llu: %s\n", static_cast<unsigned long long>(seed), text.c_str());
     }
 }
 

@@ -4,9 +4,10 @@
 //
 // A reply is a sequence of parts (ConstraintPart), matched on the bytes the tokens decode to:
 // a token may span parts (`"}` can end the JSON and start the literal `}\n</tool_call>`), and
-// an added token such as Qwen's <tool_call> matches its text. Control tokens (<|im_end|>) and
-// tokens that decode to nothing never match text; end-of-generation tokens are allowed only
-// once the structure is complete, and then only they are.
+// an added token such as Qwen's <tool_call> matches its text. Control tokens (<|im_end|>),
+// unknown and unused ones, and tokens that decode to nothing never match text;
+// end-of-generation tokens are allowed only once the structure is complete, and then only
+// they are.
 //
 // The closing guarantee: the constraint knows how many tokens at most complete the structure
 // from where the reply is (needed): inside JSON one per byte of the shortest completion
@@ -26,7 +27,9 @@
 // The mask walks a byte trie of the whole vocabulary (built once per tokenizer in VocabBytes)
 // depth-first with copies of the small automaton state, pruning a subtree at the first byte
 // the grammar rejects. Inside a JSON string, a subtree whose tokens are all plain text is
-// taken whole without walking it.
+// taken whole without walking it. Cost on Qwen3's 151,665 tokens (one core, measured by
+// ConstraintQwen.MaskTime on an idle machine): ~0.7 ms per call inside a string or key (where
+// ~147k tokens stay allowed), under 0.15 ms elsewhere; building VocabBytes ~50-100 ms.
 #pragma once
 
 #include <cstdint>
