@@ -63,7 +63,7 @@ void ThreadPool::drain(int thread, uint32_t generation) {
         for (;;) {
             if (uint32_t(claim >> 32) != generation) return;
             task = int64_t(uint32_t(claim));
-            if (task >= job_tasks_.load(std::memory_order_relaxed)) return;
+            if (task >= job_tasks_.load(std::memory_order_acquire)) return;
             if (claim_.compare_exchange_weak(claim, claim + 1, std::memory_order_acq_rel,
                                              std::memory_order_acquire)) {
                 break;
@@ -82,11 +82,14 @@ void ThreadPool::run(int64_t n_tasks, TaskFn fn, void* ctx) {
         return;
     }
     CITADEL_CHECK(n_tasks < (int64_t(1) << 31));
+    const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+    // First retire the last job's claim word: a worker still draining it that sees the new
+    // task count below (acquire) then cannot claim "task n" of the old job.
+    claim_.store(uint64_t(generation) << 32 | UINT32_MAX, std::memory_order_relaxed);
     job_fn_ = fn;
     job_ctx_ = ctx;
-    job_tasks_.store(n_tasks, std::memory_order_relaxed);
     done_tasks_.store(0, std::memory_order_relaxed);
-    const uint32_t generation = generation_.load(std::memory_order_relaxed) + 1;
+    job_tasks_.store(n_tasks, std::memory_order_release);
     claim_.store(uint64_t(generation) << 32, std::memory_order_release);
     generation_.store(generation);  // seq_cst: pairs with the sleepers_ increment in worker_loop
     if (sleepers_.load() > 0) futex_wake_all(generation_);
