@@ -8,7 +8,11 @@ namespace citadel::api {
 
 struct GenerationJob::Choice {
     Choice(size_t i, const text::Tokenizer& tok, std::vector<std::string> stop, ToolFormat tf)
-        : index(i), decoder(tok, true, true), stops(std::move(stop)) {
+        : index(i),
+          // With tools, special tokens are text: some formats mark calls with them
+          // ([TOOL_CALLS], <|python_tag|>).
+          decoder(tok, tf == ToolFormat::kNone, true),
+          stops(std::move(stop)) {
         if (tf != ToolFormat::kNone) tools.emplace(tf);
     }
     size_t index;
