@@ -52,7 +52,7 @@ run_one() {  # name
       >"$OUT/llama.log" 2>&1 & pid=$!
     wait_ready "http://127.0.0.1:$PORT/health"
   fi
-  python3 "$SHARED/tools/loadgen.py" "http://127.0.0.1:$PORT" --concurrency "$CONC" \
+  python3 "$SHARED/tools/loadgen.py" "http://127.0.0.1:$PORT/v1/completions" --concurrency "$CONC" \
     --requests "$REQS" --prompt-tokens "$PROMPT" --max-tokens "$GEN" --model m |
     python3 -c "import json,sys; d=json.loads(sys.stdin.read()); d['server']='$1'; print(json.dumps(d))" \
     >>"$OUT/rows.jsonl"
