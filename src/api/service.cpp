@@ -33,6 +33,22 @@ bool is_ollama(const std::string& path) {
     return path.starts_with("/api/");
 }
 
+// "%2F" -> "/" (model ids such as "Qwen/Qwen2.5-0.5B" arrive percent-encoded in paths).
+std::string percent_decode(std::string_view s) {
+    std::string out;
+    for (size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() &&
+            std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            out += char(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+            i += 2;
+        } else {
+            out += s[i];
+        }
+    }
+    return out;
+}
+
 std::string dump(const ordered_json& j) {
     return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
@@ -196,7 +212,8 @@ void Service::list_models(const Request&, const Res& res) {
 }
 
 void Service::get_model(const Request& req, const Res& res) {
-    const std::string name = req.path.substr(std::string_view("/v1/models/").size());
+    const std::string name =
+        percent_decode(std::string_view(req.path).substr(std::string_view("/v1/models/").size()));
     std::optional<ops::ModelRegistry::Entry> e = models_.find(name);
     if (!e) {
         return send_error(*res, {.status = 404,
