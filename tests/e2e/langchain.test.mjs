@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ChatOpenAI } from '@langchain/openai';
 import { AIMessage, AIMessageChunk, HumanMessage, SystemMessage } from '@langchain/core/messages';
-import { startServer } from './lib/harness.mjs';
+import { startServer, expectCleanExit } from './lib/harness.mjs';
 
 let server;
 let llm;
@@ -16,11 +16,7 @@ before(async () => {
   });
 });
 
-after(async () => {
-  const { code, signal } = await server.stop();
-  assert.equal(signal, null, `server killed by ${signal}`);
-  assert.equal(code, 0, `server exit code ${code}\n${server.tail()}`);
-});
+after(() => expectCleanExit(server));
 
 const convo = [new SystemMessage('You are a helpful assistant.'), new HumanMessage('Name three colors.')];
 

@@ -4,7 +4,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Ollama } from 'ollama';
 import OpenAI from 'openai';
-import { http, startServer } from './lib/harness.mjs';
+import { http, startServer, expectCleanExit } from './lib/harness.mjs';
 
 let server;
 let ollama;
@@ -14,11 +14,7 @@ before(async () => {
   ollama = new Ollama({ host: server.url });
 });
 
-after(async () => {
-  const { code, signal } = await server.stop();
-  assert.equal(signal, null, `server killed by ${signal}`);
-  assert.equal(code, 0, `server exit code ${code}\n${server.tail()}`);
-});
+after(() => expectCleanExit(server));
 
 const messages = [{ role: 'user', content: 'Tell me about the sea.' }];
 const stripTag = (n) => n.replace(/:latest$/, '');

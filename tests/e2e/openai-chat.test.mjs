@@ -3,7 +3,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { http, startServer } from './lib/harness.mjs';
+import { http, startServer, expectCleanExit } from './lib/harness.mjs';
 
 let server;
 let client;
@@ -13,11 +13,7 @@ before(async () => {
   client = new OpenAI({ baseURL: server.baseURL, apiKey: 'sk-test', maxRetries: 0, timeout: 60000 });
 });
 
-after(async () => {
-  const { code, signal } = await server.stop();
-  assert.equal(signal, null, `server killed by ${signal}`);
-  assert.equal(code, 0, `server exit code ${code}\n${server.tail()}`);
-});
+after(() => expectCleanExit(server));
 
 const hello = [{ role: 'user', content: 'Hello! Tell me a story about a cat.' }];
 

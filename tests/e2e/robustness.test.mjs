@@ -3,7 +3,7 @@
 import { after, afterEach, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { healthStatus, http, parseRawResponse, rawExchange, sleep, startServer } from './lib/harness.mjs';
+import { healthStatus, http, parseRawResponse, rawExchange, sleep, startServer, expectCleanExit } from './lib/harness.mjs';
 
 let server;
 
@@ -16,11 +16,7 @@ afterEach(async () => {
   assert.equal(await healthStatus(server), 200);
 });
 
-after(async () => {
-  const { code, signal } = await server.stop();
-  assert.equal(signal, null, `server killed by ${signal}`);
-  assert.equal(code, 0, `server exit code ${code}\n${server.tail()}`);
-});
+after(() => expectCleanExit(server));
 
 function post(path, body, extraHeaders = '') {
   const b = Buffer.isBuffer(body) ? body : Buffer.from(body);

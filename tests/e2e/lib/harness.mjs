@@ -1,6 +1,7 @@
 // Test harness for the black-box e2e suite of `citadel serve`: finds the binary and the
 // shared reference data, makes the random-weights test model, starts and stops servers, and
 // offers small raw-HTTP helpers. Nothing here knows the server's internals.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -169,6 +170,13 @@ export async function startServer({ extra = [], args, waitReady = true, timeoutM
 }
 
 // fetch + body as text and (when it parses) JSON.
+// Stops the server (SIGTERM) and asserts a clean exit: code 0, no signal.
+export async function expectCleanExit(server) {
+  const { code, signal } = await server.stop();
+  assert.equal(signal, null, `server killed by ${signal}`);
+  assert.equal(code, 0, `server exit code ${code}\n${server.tail()}`);
+}
+
 export async function http(server, method, urlPath, body, { headers = {}, signal = AbortSignal.timeout(60000) } = {}) {
   const init = { method, headers: { ...headers }, signal };
   if (body !== undefined) {
