@@ -9,24 +9,31 @@ namespace citadel::api {
 
 namespace {
 
+// Advances a scan of JSON text by one byte; true when the byte belongs to a string (its
+// quotes included), so that brackets inside strings are not counted.
+bool in_json_string(char c, bool& in_string, bool& escaped) {
+    if (in_string) {
+        if (escaped) {
+            escaped = false;
+        } else if (c == '\\') {
+            escaped = true;
+        } else if (c == '"') {
+            in_string = false;
+        }
+        return true;
+    }
+    if (c != '"') return false;
+    in_string = true;
+    return true;
+}
+
 // The deepest bracket nesting outside strings (a prefix scan; the parser checks the rest).
 int nesting_depth(std::string_view text) {
     int depth = 0, max_depth = 0;
     bool in_string = false, escaped = false;
     for (const char c : text) {
-        if (in_string) {
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
+        if (in_json_string(c, in_string, escaped)) continue;
+        if (c == '{' || c == '[') {
             max_depth = std::max(max_depth, ++depth);
         } else if ((c == '}' || c == ']') && depth > 0) {
             --depth;
@@ -176,19 +183,8 @@ JsonExtent json_extent(std::string_view text, size_t start, size_t& end) {
     bool in_string = false, escaped = false;
     for (size_t i = start; i < text.size(); ++i) {
         const char c = text[i];
-        if (in_string) {
-            if (escaped) {
-                escaped = false;
-            } else if (c == '\\') {
-                escaped = true;
-            } else if (c == '"') {
-                in_string = false;
-            }
-            continue;
-        }
-        if (c == '"') {
-            in_string = true;
-        } else if (c == '{' || c == '[') {
+        if (in_json_string(c, in_string, escaped)) continue;
+        if (c == '{' || c == '[') {
             if (closers.size() >= size_t(kMaxJsonDepth)) return JsonExtent::kInvalid;
             closers.push_back(c == '{' ? '}' : ']');
         } else if (c == '}' || c == ']') {

@@ -70,16 +70,18 @@ void Connection::post_piece(std::shared_ptr<Exchange> exchange, ResponsePiece pi
     });
 }
 
+void run_disconnect_callback(const std::function<void()>& callback) {
+    try {
+        callback();
+    } catch (const std::exception& e) {
+        CITADEL_LOG_WARN("http: on_disconnect callback threw: %s", e.what());
+    } catch (...) {
+        CITADEL_LOG_WARN("http: on_disconnect callback threw");
+    }
+}
+
 void Connection::post_callback(std::function<void()> callback) {
-    asio::post(executor_, [callback = std::move(callback)] {
-        try {
-            callback();
-        } catch (const std::exception& e) {
-            CITADEL_LOG_WARN("http: on_disconnect callback threw: %s", e.what());
-        } catch (...) {
-            CITADEL_LOG_WARN("http: on_disconnect callback threw");
-        }
-    });
+    asio::post(executor_, [callback = std::move(callback)] { run_disconnect_callback(callback); });
 }
 
 void Connection::post_server_shutdown() {

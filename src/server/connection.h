@@ -59,6 +59,10 @@ struct ResponsePiece {
     wire::HeaderList headers;
 };
 
+// Runs an application's on_disconnect callback; whatever it throws is logged, never
+// propagated into the I/O loop.
+void run_disconnect_callback(const std::function<void()>& callback);
+
 class Connection : public std::enable_shared_from_this<Connection> {
   public:
     // counted: toward open_connections; otherwise the connection is answered 503 and closed.

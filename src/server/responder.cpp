@@ -108,14 +108,7 @@ void fire_disconnect(Exchange& exchange) {
         exchange.callback_taken = true;
         callback = std::move(exchange.on_disconnect);
     }
-    if (!callback) return;
-    try {
-        callback();
-    } catch (const std::exception& e) {
-        CITADEL_LOG_WARN("http: on_disconnect callback threw: %s", e.what());
-    } catch (...) {
-        CITADEL_LOG_WARN("http: on_disconnect callback threw");
-    }
+    if (callback) run_disconnect_callback(callback);
 }
 
 }  // namespace citadel::server
