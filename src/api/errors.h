@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 #include <variant>
+#include <vector>
 
 namespace citadel::api {
 
@@ -17,6 +18,8 @@ struct ApiError {
     std::string type = "invalid_request_error";
     std::string param;  // the offending field's path ("messages[2].content"); empty -> null
     std::string code;   // empty -> null
+    // Extra response headers (Retry-After, x-ratelimit-*, WWW-Authenticate).
+    std::vector<std::pair<std::string, std::string>> headers;
 };
 
 // A 400 invalid_request_error about one field; the message starts with the field's path:

@@ -3,12 +3,14 @@
 // it against the context, and starts a GenerationJob with one engine request per choice.
 #include <ctime>
 
+#include "api/gateway_glue.h"
 #include "api/generation.h"
 #include "api/ollama.h"
 #include "api/openai_request.h"
 #include "api/reply_constraint.h"
 #include "api/respond.h"
 #include "api/service.h"
+#include "gateway/classifier.h"
 #include "text/chat_prompt.h"
 
 namespace citadel::api {
@@ -97,7 +99,8 @@ std::vector<ChoiceSpec> repeat_choice(
     return out;
 }
 
-void start_chat(const ModelPtr& m, const ChatRequest& r, Wire wire, bool stream, const Res& res) {
+void start_chat(const ModelPtr& m, const ChatRequest& r, Wire wire, bool stream, const Res& res,
+                const Scope& scope) {
     const bool ollama = wire == Wire::kOllamaChat;
     Or<std::vector<int32_t>> tokens = chat_tokens(*m, r);
     if (auto* err = std::get_if<ApiError>(&tokens)) return send_error(*res, *err, ollama);
@@ -108,6 +111,7 @@ void start_chat(const ModelPtr& m, const ChatRequest& r, Wire wire, bool stream,
     auto structure = reply_structure(*m, r);
     if (auto* err = std::get_if<ApiError>(&structure)) return send_error(*res, *err, ollama);
 
+    scope->charge_prompt(int64_t(prompt.size()));
     GenerationRequest g{.prompt = std::move(prompt),
                         .sampling = r.sampling,
                         .max_tokens = std::get<int64_t>(budget),
@@ -119,10 +123,13 @@ void start_chat(const ModelPtr& m, const ChatRequest& r, Wire wire, bool stream,
                  .meta = {.id = make_id("chatcmpl-"), .created = unix_now(), .model = r.model},
                  .stop = r.stop,
                  .logprobs = r.sampling.logprobs,
-                 .n = r.n};
+                 .n = r.n,
+                 .scope = scope};
     if (!r.tools.is_null() && r.tool_choice.mode != ToolChoice::Mode::kNone)
         spec.tool_format = detect_tool_format(m->template_source);
     auto job = std::make_shared<GenerationJob>(std::move(spec), m, res);
+    auto [scanner, mode] = scope->gateway().output_guard(*scope);
+    job->scan_output(std::move(scanner), mode);
     job->start(
         repeat_choice(g, r.n, *m, std::get<std::optional<std::vector<ConstraintPart>>>(structure)));
 }
@@ -145,7 +152,7 @@ Or<std::vector<int32_t>> completion_tokens(const text::Tokenizer& tok, const Com
 }
 
 void start_completion(const ModelPtr& m, const CompletionRequest& r, Wire wire, bool stream,
-                      const Res& res) {
+                      const Res& res, const Scope& scope) {
     const bool ollama = wire == Wire::kOllamaGenerate;
     if (auto err = check_sampling(r.sampling, *m)) return send_error(*res, *err, ollama);
     std::vector<ChoiceSpec> choices;
@@ -160,6 +167,7 @@ void start_completion(const ModelPtr& m, const CompletionRequest& r, Wire wire, 
             r.max_tokens == kUpToContext ? std::nullopt : std::optional<int64_t>(r.max_tokens),
             m->engine->n_ctx(), "prompt");
         if (auto* err = std::get_if<ApiError>(&budget)) return send_error(*res, *err, ollama);
+        scope->charge_prompt(int64_t(prompt.size()));
         std::string echo;
         if (r.echo)
             echo = r.prompts[i].is_tokens ? m->tokenizer->decode(prompt) : r.prompts[i].text;
@@ -179,52 +187,22 @@ void start_completion(const ModelPtr& m, const CompletionRequest& r, Wire wire, 
                  .meta = {.id = make_id("cmpl-"), .created = unix_now(), .model = r.model},
                  .stop = r.stop,
                  .logprobs = r.sampling.logprobs,
-                 .n = r.n};
+                 .n = r.n,
+                 .scope = scope};
     auto job = std::make_shared<GenerationJob>(std::move(spec), m, res);
+    auto [scanner, mode] = scope->gateway().output_guard(*scope);
+    job->scan_output(std::move(scanner), mode);
     job->start(std::move(choices));
 }
 
-}  // namespace
-
-void Service::chat(const Request& req, const Res& res) {
-    Parsed<ChatRequest> p = parse_chat_request(req.body);
-    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
-    ChatRequest& r = std::get<ChatRequest>(p);
-    auto m = resolve(r.model);
-    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
-    start_chat(std::get<ModelPtr>(m), r, Wire::kChat, r.stream, res);
-}
-
-void Service::completions(const Request& req, const Res& res) {
-    Parsed<CompletionRequest> p = parse_completion_request(req.body);
-    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
-    CompletionRequest& r = std::get<CompletionRequest>(p);
-    auto m = resolve(r.model);
-    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
-    start_completion(std::get<ModelPtr>(m), r, Wire::kCompletion, r.stream, res);
-}
-
-void Service::ollama_chat(const Request& req, const Res& res) {
-    Parsed<OllamaChatRequest> p = parse_ollama_chat(req.body);
-    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
-    OllamaChatRequest& r = std::get<OllamaChatRequest>(p);
-    auto m = resolve(r.chat.model);
-    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err, true);
-    start_chat(std::get<ModelPtr>(m), r.chat, Wire::kOllamaChat, r.stream, res);
-}
-
-void Service::ollama_generate(const Request& req, const Res& res) {
-    Parsed<OllamaGenerateRequest> p = parse_ollama_generate(req.body);
-    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
-    OllamaGenerateRequest& r = std::get<OllamaGenerateRequest>(p);
-    auto m = resolve(r.model);
-    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err, true);
-    const ModelPtr& model = std::get<ModelPtr>(m);
+// /api/generate: raw prompts complete as they are; others are a user message under the
+// model's chat template, as Ollama does.
+void generate_ollama(const ModelPtr& model, OllamaGenerateRequest& r, const Res& res,
+                     const Scope& scope) {
     if (r.raw) {
         r.completion.prompts = {CompletionPrompt{.text = r.prompt}};
-        return start_completion(model, r.completion, Wire::kOllamaGenerate, r.stream, res);
+        return start_completion(model, r.completion, Wire::kOllamaGenerate, r.stream, res, scope);
     }
-    // Not raw: the prompt is a user message under the model's chat template, as Ollama does.
     ChatRequest chat;
     chat.model = r.model;
     chat.messages = ordered_json::array();
@@ -236,7 +214,104 @@ void Service::ollama_generate(const Request& req, const Res& res) {
     if (r.completion.max_tokens > 0) chat.max_tokens = r.completion.max_tokens;
     if (!r.system.empty()) chat.messages.push_back({{"role", "system"}, {"content", r.system}});
     chat.messages.push_back({{"role", "user"}, {"content", r.prompt}});
-    start_chat(model, chat, Wire::kOllamaGenerate, r.stream, res);
+    start_chat(model, chat, Wire::kOllamaGenerate, r.stream, res, scope);
+}
+
+// The texts a classifier is shown: what the user and tools said.
+std::string untrusted_text(const MessageTexts& t) {
+    std::string out;
+    for (const std::string* s : t.untrusted) out += (out.empty() ? "" : "\n") + *s;
+    return out;
+}
+
+// Runs `go` now, or once the content classifier allowed the input (on its thread).
+void classify_then(const gateway::Gateway& gw, const Scope& scope, const Res& res, bool ollama,
+                   std::string text, std::function<void()> go) {
+    gateway::Classifier* c = gw.classifier();
+    if (!c || !c->options().check_input) return go();
+    c->check("input", std::move(text), scope->model(), scope->request_id(),
+             [scope, res, ollama, go = std::move(go)](gateway::ClassifierVerdict v) {
+                 const std::string how = v.failed ? "failed" : v.allow ? "flag" : "block";
+                 if (!v.allow || v.flagged || v.failed)
+                     scope->note_guard("classifier.input:" + how + (v.reason.empty() ? "" : ":" + v.reason));
+                 if (v.allow) return go();
+                 send_error(*res,
+                            {.message = "The request was refused by the content classifier" +
+                                        (v.reason.empty() ? std::string(".") : ": " + v.reason + "."),
+                             .param = "messages",
+                             .code = "content_blocked"},
+                            ollama);
+             });
+}
+
+}  // namespace
+
+void Service::chat(const Request& req, const Res& res, const Scope& scope) {
+    Parsed<ChatRequest> p = parse_chat_request(req.body);
+    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
+    auto r = std::make_shared<ChatRequest>(std::move(std::get<ChatRequest>(p)));
+    auto m = resolve(r->model);
+    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
+    ModelPtr model = std::get<ModelPtr>(m);
+    if (auto err = admit(scope, model->name)) return send_error(*res, *err);
+    const MessageTexts texts = message_texts(r->messages);
+    if (auto err = guard(scope, texts)) return send_error(*res, *err);
+    if (scope->wants_text()) scope->set_prompt_text(r->messages.dump());
+    classify_then(gateway_, scope, res, false, untrusted_text(texts), [=] {
+        start_chat(model, *r, Wire::kChat, r->stream, res, scope);
+    });
+}
+
+void Service::completions(const Request& req, const Res& res, const Scope& scope) {
+    Parsed<CompletionRequest> p = parse_completion_request(req.body);
+    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
+    auto r = std::make_shared<CompletionRequest>(std::move(std::get<CompletionRequest>(p)));
+    auto m = resolve(r->model);
+    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
+    ModelPtr model = std::get<ModelPtr>(m);
+    if (auto err = admit(scope, model->name)) return send_error(*res, *err);
+    MessageTexts texts;
+    for (CompletionPrompt& prompt : r->prompts) {
+        if (prompt.is_tokens) continue;
+        texts.all.push_back(&prompt.text);
+        texts.untrusted.push_back(&prompt.text);
+    }
+    if (auto err = guard(scope, texts)) return send_error(*res, *err);
+    if (scope->wants_text()) scope->set_prompt_text(untrusted_text(texts));
+    classify_then(gateway_, scope, res, false, untrusted_text(texts), [=] {
+        start_completion(model, *r, Wire::kCompletion, r->stream, res, scope);
+    });
+}
+
+void Service::ollama_chat(const Request& req, const Res& res, const Scope& scope) {
+    Parsed<OllamaChatRequest> p = parse_ollama_chat(req.body);
+    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
+    auto r = std::make_shared<OllamaChatRequest>(std::move(std::get<OllamaChatRequest>(p)));
+    auto m = resolve(r->chat.model);
+    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err, true);
+    ModelPtr model = std::get<ModelPtr>(m);
+    if (auto err = admit(scope, model->name)) return send_error(*res, *err, true);
+    const MessageTexts texts = message_texts(r->chat.messages);
+    if (auto err = guard(scope, texts)) return send_error(*res, *err, true);
+    if (scope->wants_text()) scope->set_prompt_text(r->chat.messages.dump());
+    classify_then(gateway_, scope, res, true, untrusted_text(texts), [=] {
+        start_chat(model, r->chat, Wire::kOllamaChat, r->stream, res, scope);
+    });
+}
+
+void Service::ollama_generate(const Request& req, const Res& res, const Scope& scope) {
+    Parsed<OllamaGenerateRequest> p = parse_ollama_generate(req.body);
+    if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
+    auto r = std::make_shared<OllamaGenerateRequest>(std::move(std::get<OllamaGenerateRequest>(p)));
+    auto m = resolve(r->model);
+    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err, true);
+    ModelPtr model = std::get<ModelPtr>(m);
+    if (auto err = admit(scope, model->name)) return send_error(*res, *err, true);
+    MessageTexts texts{.all = {&r->prompt, &r->system}, .untrusted = {&r->prompt}};
+    if (auto err = guard(scope, texts)) return send_error(*res, *err, true);
+    if (scope->wants_text()) scope->set_prompt_text(r->system + "\n" + r->prompt);
+    classify_then(gateway_, scope, res, true, r->prompt,
+                  [=] { generate_ollama(model, *r, res, scope); });
 }
 
 }  // namespace citadel::api

@@ -27,7 +27,10 @@ struct GenerationJob::Choice {
     std::vector<TokenInfo> logprobs;
     int64_t completion_tokens = 0;
     Usage usage;
-    bool stopped = false;  // a stop string matched: later tokens are dropped
+    std::optional<gateway::PiiStreamRedactor> pii;  // output PII scanning
+    size_t pii_types_seen = 0;
+    bool blocked = false;  // PII in block mode: the choice ends with "content_filter"
+    bool stopped = false;  // a stop string matched (or blocked): later tokens are dropped
     bool done = false;
     std::string finish_reason;
 };
@@ -78,6 +81,12 @@ GenerationJob::GenerationJob(JobSpec spec, std::shared_ptr<ops::LoadedModel> mod
 
 GenerationJob::~GenerationJob() = default;
 
+void GenerationJob::scan_output(std::shared_ptr<const gateway::PiiScanner> scanner,
+                                gateway::PiiMode mode) {
+    output_pii_ = std::move(scanner);
+    output_mode_ = output_pii_ ? mode : gateway::PiiMode::kOff;
+}
+
 void GenerationJob::start(std::vector<ChoiceSpec> choices) {
     std::lock_guard<std::mutex> lock(mutex_);
     started_ = Clock::now();
@@ -85,6 +94,7 @@ void GenerationJob::start(std::vector<ChoiceSpec> choices) {
         choices_.push_back(
             std::make_unique<Choice>(i, *model_->tokenizer, spec_.stop, spec_.tool_format));
         choices_.back()->echo = std::move(choices[i].echo);
+        if (output_pii_) choices_.back()->pii.emplace(output_pii_);
     }
     std::weak_ptr<GenerationJob> weak = weak_from_this();
     for (size_t i = 0; i < choices.size(); ++i) {
@@ -159,6 +169,7 @@ TokenInfo GenerationJob::token_info(const EngineEvent& e) const {
 void GenerationJob::on_token(Choice& c, const EngineEvent& e) {
     if (c.stopped) return;
     ++c.completion_tokens;
+    if (spec_.scope) spec_.scope->charge_completion(1);
     std::vector<TokenInfo> lp;
     if (spec_.logprobs) lp.push_back(token_info(e));
     emit(c, c.decoder.push(e.token), std::move(lp), false);
@@ -204,10 +215,15 @@ void GenerationJob::emit(Choice& c, std::string text, std::vector<TokenInfo> log
     } else if (final_text) {
         out += c.stops.flush();
     }
+    out = screen(c, std::move(out), s.stopped || final_text);
+    if (c.blocked && !s.stopped) {
+        c.stopped = true;
+        engine_->cancel(c.engine_id);
+    }
     std::vector<ToolCall> calls;
     if (c.tools) {
         ToolCallStream::Out t = c.tools->push(out);
-        if (s.stopped || final_text) {
+        if (s.stopped || final_text || c.blocked) {
             ToolCallStream::Out rest = c.tools->finish();
             t.content += rest.content;
             for (ToolCall& call : rest.calls) t.calls.push_back(std::move(call));
@@ -218,10 +234,36 @@ void GenerationJob::emit(Choice& c, std::string text, std::vector<TokenInfo> log
     if (spec_.stream && !gone_ && (!out.empty() || !calls.empty() || !logprobs.empty())) {
         write_delta(c, out, calls, spec_.logprobs ? &logprobs : nullptr, nullptr);
     }
+    if (spec_.scope && spec_.scope->wants_text()) spec_.scope->add_completion_text(out);
     c.content += out;
     for (ToolCall& call : calls) c.calls.push_back(std::move(call));
     for (TokenInfo& t : logprobs) c.logprobs.push_back(std::move(t));
-    if (s.stopped) finish_choice(c, c.calls.empty() ? "stop" : "tool_calls");
+    if (c.blocked) {
+        finish_choice(c, "content_filter");
+    } else if (s.stopped) {
+        finish_choice(c, c.calls.empty() ? "stop" : "tool_calls");
+    }
+}
+
+// Output PII: what may be sent of `text` (redacted, or held back while a match may still be
+// forming); `last` releases the rest. New types found are noted in the request's audit
+// record; in block mode the first one ends the choice.
+std::string GenerationJob::screen(Choice& c, std::string text, bool last) {
+    if (!c.pii) return text;
+    std::string safe = c.pii->push(text);
+    if (last) safe += c.pii->finish();
+    const std::vector<std::string>& found = c.pii->found_types();
+    for (; c.pii_types_seen < found.size(); ++c.pii_types_seen) {
+        if (spec_.scope) {
+            spec_.scope->note_guard(std::string("pii.output:") + gateway::pii_mode_name(output_mode_) +
+                                    ":" + found[c.pii_types_seen]);
+        }
+        if (output_mode_ == gateway::PiiMode::kBlock) c.blocked = true;
+    }
+    // Log mode: the reply goes out as generated (the redactor only detects); it is flushed
+    // at the end so nothing is held back.
+    if (output_mode_ == gateway::PiiMode::kLog) return text;
+    return safe;
 }
 
 void GenerationJob::write_delta(Choice& c, const std::string& content,

@@ -19,6 +19,8 @@
 #include "api/openai_response.h"
 #include "api/tool_calls.h"
 #include "engine/request.h"
+#include "gateway/pii_stream.h"
+#include "gateway/request_scope.h"
 #include "ops/model_registry.h"
 #include "server/http_server.h"
 #include "text/stop_strings.h"
@@ -37,6 +39,9 @@ struct JobSpec {
     ToolFormat tool_format = ToolFormat::kNone;  // kNone: replies are plain text
     bool logprobs = false;                       // report each token's logprob (and top_logprobs)
     int n = 1;                                   // choices per prompt (they share its usage)
+    // The gateway's view of the request: tokens are charged to it as they stream, the
+    // completion's text is recorded when the audit log wants it. Null in unit tests.
+    std::shared_ptr<gateway::RequestScope> scope;
 };
 
 struct ChoiceSpec {
@@ -48,6 +53,9 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
   public:
     GenerationJob(JobSpec spec, std::shared_ptr<ops::LoadedModel> model,
                   std::shared_ptr<server::Responder> responder);
+    // PII in the reply: redacted as it streams (kRedact), noted (kLog), or it ends the choice
+    // with finish_reason "content_filter" (kBlock). Before start().
+    void scan_output(std::shared_ptr<const gateway::PiiScanner> scanner, gateway::PiiMode mode);
     ~GenerationJob();
 
     // Submits every choice. If one is refused, the others are cancelled and the client gets
@@ -61,6 +69,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     void on_token(Choice& c, const EngineEvent& e);
     void on_finished(Choice& c, const EngineEvent& e);
     void emit(Choice& c, std::string text, std::vector<TokenInfo> logprobs, bool final_text);
+    std::string screen(Choice& c, std::string text, bool last);
     void finish_choice(Choice& c, std::string reason);
     void begin_stream();
     void write_delta(Choice& c, const std::string& content, const std::vector<ToolCall>& calls,
@@ -80,6 +89,8 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     size_t finished_ = 0;
     bool failed_ = false;
     bool gone_ = false;  // the client disconnected
+    std::shared_ptr<const gateway::PiiScanner> output_pii_;  // null: output not scanned
+    gateway::PiiMode output_mode_ = gateway::PiiMode::kOff;
     std::chrono::steady_clock::time_point started_;
     std::optional<std::chrono::steady_clock::time_point> first_token_;
 };

@@ -20,7 +20,9 @@ using server::Request;
 struct RouteEntry {
     const char* method;
     const char* path;  // exact, or a prefix when it ends with '/'
-    void (Service::*handler)(const Request&, const std::shared_ptr<server::Responder>&);
+    gateway::Access access;
+    void (Service::*handler)(const Request&, const std::shared_ptr<server::Responder>&,
+                             const Scope&);
 };
 
 bool path_matches(const char* pattern, const std::string& path) {
@@ -117,38 +119,97 @@ std::string make_id(const char* prefix) {
     return id;
 }
 
-Service::Service(ops::ModelRegistry& models, ServiceOptions options)
-    : models_(models), options_(std::move(options)) {}
+Service::Service(ops::ModelRegistry& models, gateway::Gateway& gateway, ServiceOptions options)
+    : models_(models), gateway_(gateway), options_(std::move(options)) {}
 
-void Service::handle(Request&& req, std::shared_ptr<server::Responder> res) {
+namespace {
+
+using gateway::Access;
+
+const RouteEntry* find_route(const std::string& method, const std::string& path, bool& known) {
     static const RouteEntry kRoutes[] = {
-        {"POST", "/v1/chat/completions", &Service::chat},
-        {"POST", "/v1/completions", &Service::completions},
-        {"GET", "/v1/models", &Service::list_models},
-        {"GET", "/v1/models/", &Service::get_model},
-        {"POST", "/tokenize", &Service::tokenize},
-        {"POST", "/detokenize", &Service::detokenize},
-        {"GET", "/health", &Service::health},
-        {"GET", "/ready", &Service::ready},
-        {"POST", "/api/chat", &Service::ollama_chat},
-        {"POST", "/api/generate", &Service::ollama_generate},
-        {"GET", "/api/tags", &Service::ollama_tags},
-        {"POST", "/api/show", &Service::ollama_show},
-        {"GET", "/api/version", &Service::ollama_version},
+        {"POST", "/v1/chat/completions", Access::kUser, &Service::chat},
+        {"POST", "/v1/completions", Access::kUser, &Service::completions},
+        {"GET", "/v1/models", Access::kViewer, &Service::list_models},
+        {"GET", "/v1/models/", Access::kViewer, &Service::get_model},
+        {"POST", "/tokenize", Access::kUser, &Service::tokenize},
+        {"POST", "/detokenize", Access::kUser, &Service::detokenize},
+        {"GET", "/health", Access::kPublic, &Service::health},
+        {"GET", "/ready", Access::kPublic, &Service::ready},
+        {"GET", "/metrics", Access::kMetrics, &Service::metrics},
+        {"POST", "/api/chat", Access::kUser, &Service::ollama_chat},
+        {"POST", "/api/generate", Access::kUser, &Service::ollama_generate},
+        {"GET", "/api/tags", Access::kViewer, &Service::ollama_tags},
+        {"POST", "/api/show", Access::kViewer, &Service::ollama_show},
+        {"GET", "/api/version", Access::kViewer, &Service::ollama_version},
+        {"GET", "/admin/keys", Access::kAdmin, &Service::admin_list_keys},
+        {"POST", "/admin/keys", Access::kAdmin, &Service::admin_create_key},
+        {"DELETE", "/admin/keys/", Access::kAdmin, &Service::admin_key_action},
+        {"POST", "/admin/keys/", Access::kAdmin, &Service::admin_key_action},
+        {"GET", "/admin/usage", Access::kAdmin, &Service::admin_usage},
     };
-    bool path_known = false;
-    const std::string method = req.method == "HEAD" ? "GET" : req.method;
+    known = false;
     for (const RouteEntry& r : kRoutes) {
-        if (!path_matches(r.path, req.path)) continue;
-        path_known = true;
-        if (method == r.method) return (this->*r.handler)(req, res);
+        if (!path_matches(r.path, path)) continue;
+        known = true;
+        if (method == r.method) return &r;
     }
-    const std::string what = req.method + " " + req.path;
-    if (path_known) {
-        return send_error(*res, {.status = 405, .message = "method not allowed: " + what},
-                          is_ollama(req.path));
+    return nullptr;
+}
+
+int64_t unix_now() {
+    return int64_t(std::time(nullptr));
+}
+
+}  // namespace
+
+void Service::handle(Request&& req, std::shared_ptr<server::Responder> inner) {
+    const std::string method = req.method == "HEAD" ? "GET" : req.method;
+    bool known = false;
+    const RouteEntry* route = find_route(method, req.path, known);
+    const bool probe = route && route->access == Access::kPublic;
+    auto scope = std::make_shared<gateway::RequestScope>(
+        gateway_, request_id_of(req), req.method + " " + req.path, req.remote, !probe);
+    Res res = gateway_responder(std::move(inner), scope);
+    const bool ollama = is_ollama(req.path);
+    if (!route) {
+        const std::string what = req.method + " " + req.path;
+        if (known)
+            return send_error(*res, {.status = 405, .message = "method not allowed: " + what}, ollama);
+        return send_error(*res, {.status = 404, .message = "unknown route: " + what}, ollama);
     }
-    send_error(*res, {.status = 404, .message = "unknown route: " + what}, is_ollama(req.path));
+    const bool open = route->access == Access::kPublic ||
+                      (route->access == Access::kMetrics && gateway_.config().public_metrics);
+    if (!open) {
+        const gateway::Credentials creds{
+            .bearer = gateway::bearer_of(req.header("authorization"), req.header("x-api-key")),
+            .client_cert_subject = req.client_cert_subject};
+        auto who = gateway_.authenticate(creds, unix_now());
+        if (auto* d = std::get_if<gateway::Denial>(&who))
+            return send_error(*res, to_api_error(*d), ollama);
+        scope->set_identity(std::move(std::get<gateway::Identity>(who)));
+        if (auto d = gateway_.authorize(scope->identity(), route->access))
+            return send_error(*res, to_api_error(*d), ollama);
+    }
+    (this->*route->handler)(req, res, scope);
+}
+
+std::optional<ApiError> Service::admit(const Scope& scope, const std::string& model) {
+    scope->set_model(model);
+    if (auto d = gateway_.authorize_model(scope->identity(), model)) return to_api_error(*d);
+    if (auto d = gateway_.admit(*scope, model)) return to_api_error(*d);
+    return std::nullopt;
+}
+
+std::optional<ApiError> Service::guard(const Scope& scope, const MessageTexts& texts) {
+    gateway::InputVerdict v = gateway_.guard_input(*scope, texts.all, texts.untrusted);
+    if (v.denial) return to_api_error(*v.denial);
+    return std::nullopt;
+}
+
+// Models the identity may see (every model for unauthenticated routes).
+static bool visible(const Scope& scope, const std::string& model) {
+    return !scope->authenticated() || gateway::model_allowed(scope->identity(), model);
 }
 
 std::variant<std::shared_ptr<ops::LoadedModel>, ApiError> Service::resolve(
@@ -182,11 +243,11 @@ std::variant<std::shared_ptr<ops::LoadedModel>, ApiError> Service::resolve(
     return e->loaded;
 }
 
-void Service::health(const Request&, const Res& res) {
+void Service::health(const Request&, const Res& res, const Scope& scope) {
     send_json(*res, 200, R"({"status":"ok"})");
 }
 
-void Service::ready(const Request&, const Res& res) {
+void Service::ready(const Request&, const Res& res, const Scope& scope) {
     ordered_json models = ordered_json::object();
     for (const auto& e : models_.list()) {
         ordered_json m = {{"state", ops::model_state_name(e.state)}};
@@ -198,9 +259,10 @@ void Service::ready(const Request&, const Res& res) {
               dump({{"status", ready ? "ready" : "loading"}, {"models", std::move(models)}}));
 }
 
-void Service::list_models(const Request&, const Res& res) {
+void Service::list_models(const Request&, const Res& res, const Scope& scope) {
     std::vector<ModelInfo> out;
     for (const auto& e : models_.list()) {
+        if (!visible(scope, e.name)) continue;
         ModelInfo m{.id = e.name};
         if (e.loaded) {
             m.created = e.loaded->created_unix;
@@ -211,7 +273,7 @@ void Service::list_models(const Request&, const Res& res) {
     send_json(*res, 200, model_list(out));
 }
 
-void Service::get_model(const Request& req, const Res& res) {
+void Service::get_model(const Request& req, const Res& res, const Scope& scope) {
     const std::string name =
         percent_decode(std::string_view(req.path).substr(std::string_view("/v1/models/").size()));
     std::optional<ops::ModelRegistry::Entry> e = models_.find(name);
@@ -222,6 +284,8 @@ void Service::get_model(const Request& req, const Res& res) {
                                  .param = "model",
                                  .code = "model_not_found"});
     }
+    if (auto d = gateway_.authorize_model(scope->identity(), e->name))
+        return send_error(*res, to_api_error(*d));
     ModelInfo m{.id = e->name};
     if (e->loaded) {
         m.created = e->loaded->created_unix;
@@ -230,13 +294,15 @@ void Service::get_model(const Request& req, const Res& res) {
     send_json(*res, 200, model_object(m));
 }
 
-void Service::tokenize(const Request& req, const Res& res) {
+void Service::tokenize(const Request& req, const Res& res, const Scope& scope) {
     Parsed<TokenizeRequest> p = parse_tokenize(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
     const TokenizeRequest& t = std::get<TokenizeRequest>(p);
     auto m = resolve(t.model);
     if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
     const auto& model = std::get<std::shared_ptr<ops::LoadedModel>>(m);
+    if (auto d = gateway_.authorize_model(scope->identity(), model->name))
+        return send_error(*res, to_api_error(*d));
     const text::Tokenizer& tok = *model->tokenizer;
     const std::vector<int32_t> ids =
         tok.encode(t.text, {.add_special = t.add_special, .parse_special = true});
@@ -248,13 +314,15 @@ void Service::tokenize(const Request& req, const Res& res) {
               tokenize_response(ids, t.with_pieces ? &pieces : nullptr, model->engine->n_ctx()));
 }
 
-void Service::detokenize(const Request& req, const Res& res) {
+void Service::detokenize(const Request& req, const Res& res, const Scope& scope) {
     Parsed<DetokenizeRequest> p = parse_detokenize(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
     const DetokenizeRequest& d = std::get<DetokenizeRequest>(p);
     auto m = resolve(d.model);
     if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
     const auto& model = std::get<std::shared_ptr<ops::LoadedModel>>(m);
+    if (auto d = gateway_.authorize_model(scope->identity(), model->name))
+        return send_error(*res, to_api_error(*d));
     const int64_t n_vocab = int64_t(model->tokenizer->size());
     for (size_t i = 0; i < d.tokens.size(); ++i) {
         if (d.tokens[i] < 0 || d.tokens[i] >= n_vocab) {
@@ -268,26 +336,28 @@ void Service::detokenize(const Request& req, const Res& res) {
     send_json(*res, 200, detokenize_response(model->tokenizer->decode(d.tokens)));
 }
 
-void Service::ollama_tags(const Request&, const Res& res) {
+void Service::ollama_tags(const Request&, const Res& res, const Scope& scope) {
     std::vector<OllamaModel> out;
     for (const auto& e : models_.list()) {
-        if (e.loaded) out.push_back(ollama_model(*e.loaded));
+        if (e.loaded && visible(scope, e.name)) out.push_back(ollama_model(*e.loaded));
     }
     send_json(*res, 200, api::ollama_tags(out));
 }
 
-void Service::ollama_show(const Request& req, const Res& res) {
+void Service::ollama_show(const Request& req, const Res& res, const Scope& scope) {
     Parsed<std::string> p = parse_ollama_show(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
     auto m = resolve(std::get<std::string>(p));
     if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err, true);
     const auto& model = std::get<std::shared_ptr<ops::LoadedModel>>(m);
+    if (auto d = gateway_.authorize_model(scope->identity(), model->name))
+        return send_error(*res, to_api_error(*d), true);
     send_json(*res, 200,
               api::ollama_show(ollama_model(*model), model->template_source, model->engine->n_ctx(),
                                model->model->hp.arch));
 }
 
-void Service::ollama_version(const Request&, const Res& res) {
+void Service::ollama_version(const Request&, const Res& res, const Scope& scope) {
     send_json(*res, 200, api::ollama_version(options_.version));
 }
 

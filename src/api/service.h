@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "api/errors.h"
+#include "api/gateway_glue.h"
+#include "gateway/gateway.h"
 #include "ops/model_registry.h"
 #include "server/http_server.h"
 
@@ -20,29 +22,41 @@ struct ServiceOptions {
 
 class Service {
   public:
-    Service(ops::ModelRegistry& models, ServiceOptions options);
+    Service(ops::ModelRegistry& models, gateway::Gateway& gateway, ServiceOptions options);
 
     void handle(server::Request&& req, std::shared_ptr<server::Responder> res);
 
   private:
     using Res = std::shared_ptr<server::Responder>;
-    using Route = void (Service::*)(const server::Request&, const Res&);
+    using Route = void (Service::*)(const server::Request&, const Res&, const Scope&);
 
     // Generation.
-    void chat(const server::Request& req, const Res& res);
-    void completions(const server::Request& req, const Res& res);
-    void ollama_chat(const server::Request& req, const Res& res);
-    void ollama_generate(const server::Request& req, const Res& res);
+    void chat(const server::Request& req, const Res& res, const Scope& scope);
+    void completions(const server::Request& req, const Res& res, const Scope& scope);
+    void ollama_chat(const server::Request& req, const Res& res, const Scope& scope);
+    void ollama_generate(const server::Request& req, const Res& res, const Scope& scope);
     // Information and utilities.
-    void health(const server::Request& req, const Res& res);
-    void ready(const server::Request& req, const Res& res);
-    void list_models(const server::Request& req, const Res& res);
-    void get_model(const server::Request& req, const Res& res);
-    void tokenize(const server::Request& req, const Res& res);
-    void detokenize(const server::Request& req, const Res& res);
-    void ollama_tags(const server::Request& req, const Res& res);
-    void ollama_show(const server::Request& req, const Res& res);
-    void ollama_version(const server::Request& req, const Res& res);
+    void health(const server::Request& req, const Res& res, const Scope& scope);
+    void ready(const server::Request& req, const Res& res, const Scope& scope);
+    void list_models(const server::Request& req, const Res& res, const Scope& scope);
+    void get_model(const server::Request& req, const Res& res, const Scope& scope);
+    void tokenize(const server::Request& req, const Res& res, const Scope& scope);
+    void detokenize(const server::Request& req, const Res& res, const Scope& scope);
+    void ollama_tags(const server::Request& req, const Res& res, const Scope& scope);
+    void ollama_show(const server::Request& req, const Res& res, const Scope& scope);
+    void ollama_version(const server::Request& req, const Res& res, const Scope& scope);
+    void metrics(const server::Request& req, const Res& res, const Scope& scope);
+    // Administration (admin role).
+    void admin_list_keys(const server::Request& req, const Res& res, const Scope& scope);
+    void admin_create_key(const server::Request& req, const Res& res, const Scope& scope);
+    void admin_key_action(const server::Request& req, const Res& res, const Scope& scope);
+    void admin_usage(const server::Request& req, const Res& res, const Scope& scope);
+
+    // The gateway's checks for an inference request on `model` (allowed for the identity,
+    // within its limits); the error to answer, or nothing.
+    std::optional<ApiError> admit(const Scope& scope, const std::string& model);
+    // Input guards on the texts; the error to answer, or nothing (texts may be redacted).
+    std::optional<ApiError> guard(const Scope& scope, const MessageTexts& texts);
 
     // The ready model called `name` (the only one when `name` is empty and one is
     // configured), or the error to answer: 404 unknown, 503 still loading or failed.
@@ -50,6 +64,7 @@ class Service {
         const std::string& name) const;
 
     ops::ModelRegistry& models_;
+    gateway::Gateway& gateway_;
     ServiceOptions options_;
 };
 

@@ -27,6 +27,8 @@ int main(int argc, char** argv) {
     add(add_tokenize);
     add(add_chat);
     add(add_serve);
+    add(add_keys);
+    add(add_audit);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

@@ -113,6 +113,7 @@ Status apply_yaml_config(CLI::App& cmd, const std::string& path,
     if (!root.IsMap()) return Status::error("config file " + path + " must be a map of keys");
     for (const auto& kv : root) {
         const std::string key = kv.first.Scalar();
+        if (key == "gateway") continue;  // structured gateway settings: gateway_options.cpp
         Status s = key == "models" ? add_models(kv.second, path, models)
                                    : apply_key(cmd, key, kv.second, path);
         if (!s.ok()) return s;

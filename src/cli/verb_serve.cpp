@@ -1,6 +1,8 @@
 // citadel serve: the OpenAI- and Ollama-compatible HTTP server. Models load in the
 // background (/health answers at once, /ready once all are loaded); SIGTERM or SIGINT stops
-// accepting, lets in-flight requests finish within --shutdown-timeout, and exits 0.
+// accepting, lets in-flight requests finish within --shutdown-timeout, and exits 0. SIGHUP
+// re-reads the TLS certificates and the JWT keys. Every request passes the gateway
+// (cli/gateway_options.h).
 #include <signal.h>
 #include <unistd.h>
 
@@ -11,9 +13,12 @@
 #include "api/service.h"
 #include "cli/common.h"
 #include "cli/engine_options.h"
+#include "cli/gateway_options.h"
 #include "cli/serve_config.h"
 #include "cli/verbs.h"
 #include "core/log.h"
+#include "gateway/gateway.h"
+#include "gateway/key_store.h"
 #include "quant/synth.h"
 #include "server/http_server.h"
 
@@ -38,6 +43,7 @@ struct ServeArgs {
     std::string demo_dir;
     std::string demo_tokenizer;
     bool verbose = false;
+    GatewayArgs gateway;
 };
 
 void add_options(CLI::App& c, ServeArgs& a) {
@@ -72,6 +78,7 @@ void add_options(CLI::App& c, ServeArgs& a) {
         ->check(CLI::Range(1, 64))
         ->default_val(a.io_threads);
     c.add_flag("-v,--verbose", a.verbose, "Debug logs (connections, requests)");
+    add_gateway_options(c, a.gateway);
     c.add_option("--demo-dir", a.demo_dir,
                  "Where the random-weights demo model is written when no model is configured");
     c.add_option("--demo-tokenizer", a.demo_tokenizer,
@@ -155,6 +162,39 @@ Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a) {
     return specs;
 }
 
+// Says how to get a first credential when auth is on and there is none yet.
+void hint_first_key(const gateway::Gateway& gw) {
+    if (!gw.auth_enabled() || gw.config().jwt || !gw.config().mtls_identities.empty()) return;
+    if (!gw.keys()) return;
+    auto list = gw.keys()->list();
+    if (!list) return;
+    for (const auto& k : *list) {
+        if (k.revoked_unix == 0) return;
+    }
+    std::fprintf(stderr,
+                 "citadel: authentication is on and %s holds no API key yet. Create one with\n"
+                 "    citadel keys create --db %s --name admin --role admin\n"
+                 "  (or serve on 127.0.0.1 with --no-auth for local experiments)\n",
+                 gw.config().keys_db.c_str(), gw.config().keys_db.c_str());
+}
+
+// Waits for SIGINT/SIGTERM (stop) or SIGUSR1 (a model failed to load); SIGHUP reloads.
+int wait_for_stop(const sigset_t& signals, server::HttpServer& server, gateway::Gateway& gw,
+                  bool tls) {
+    for (;;) {
+        int sig = 0;
+        sigwait(&signals, &sig);
+        if (sig != SIGHUP) return sig;
+        CITADEL_LOG_INFO("SIGHUP: reloading TLS certificates and JWT keys");
+        if (tls) {
+            Status s = server.reload_tls();
+            if (!s.ok()) CITADEL_LOG_WARN("TLS reload failed (old certificates stay): %s", s.message().c_str());
+        }
+        const std::string problem = gw.reload();
+        if (!problem.empty()) CITADEL_LOG_WARN("reload: %s", problem.c_str());
+    }
+}
+
 int run(CLI::App& cmd, ServeArgs& a) {
     set_log_level(a.verbose ? LogLevel::kDebug : LogLevel::kInfo);  // a server says what it does
     Result<std::vector<ops::ModelSpec>> specs = model_specs(cmd, a);
@@ -166,24 +206,34 @@ int run(CLI::App& cmd, ServeArgs& a) {
     Result<EngineOptions> engine = engine_options(a.engine, "");
     if (!engine) return fail(engine.error());
     engine->max_waiting = size_t(a.max_queue);
+    Result<gateway::GatewayConfig> gw_config = gateway_config(a.gateway, a.config, a.host);
+    if (!gw_config) return fail(gw_config.error());
+    const server::TlsOptions tls = tls_options(a.gateway);
+    if (tls.cert_file.empty() != tls.key_file.empty())
+        return fail("--tls-cert and --tls-key go together");
 
     // Signals are taken by this thread only (sigwait); every thread started later inherits
     // the mask.
     sigset_t signals;
     sigemptyset(&signals);
-    for (int s : {SIGINT, SIGTERM, SIGUSR1}) sigaddset(&signals, s);
+    for (int s : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) sigaddset(&signals, s);
     pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     ::signal(SIGPIPE, SIG_IGN);
 
+    Result<std::unique_ptr<gateway::Gateway>> gw = gateway::Gateway::create(std::move(*gw_config));
+    if (!gw) return fail(gw.error());
+    hint_first_key(**gw);
     ops::ModelRegistry registry(std::move(*specs), *engine);
-    api::Service service(registry, {});
+    api::Service service(registry, **gw, {});
     Result<std::unique_ptr<server::HttpServer>> server = server::HttpServer::start(
         a.host, a.port, *limits,
         [&service](server::Request&& req, std::shared_ptr<server::Responder> res) {
             service.handle(std::move(req), std::move(res));
-        });
+        },
+        tls);
     if (!server) return fail(server.error());
-    std::fprintf(stderr, "citadel: listening on http://%s:%d\n", a.host.c_str(), (*server)->port());
+    std::fprintf(stderr, "citadel: listening on %s://%s:%d\n", tls.cert_file.empty() ? "http" : "https",
+                 a.host.c_str(), (*server)->port());
     std::fflush(stderr);
     registry.start_loading();
     std::thread watcher([&registry] {
@@ -191,8 +241,7 @@ int run(CLI::App& cmd, ServeArgs& a) {
         if (registry.any_failed()) ::kill(::getpid(), SIGUSR1);
     });
 
-    int sig = 0;
-    sigwait(&signals, &sig);
+    const int sig = wait_for_stop(signals, **server, **gw, !tls.cert_file.empty());
     const bool load_failed = sig == SIGUSR1;
     if (load_failed)
         CITADEL_LOG_WARN("a model failed to load; shutting down");

@@ -20,5 +20,7 @@ VerbRunner add_template(CLI::App& app);
 VerbRunner add_tokenize(CLI::App& app);
 VerbRunner add_chat(CLI::App& app);
 VerbRunner add_serve(CLI::App& app);
+VerbRunner add_keys(CLI::App& app);
+VerbRunner add_audit(CLI::App& app);
 
 }  // namespace citadel::cli

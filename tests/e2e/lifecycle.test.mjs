@@ -18,7 +18,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 // Runs `citadel serve ARGS` expecting it to exit on its own; returns {code, signal, stderr}.
 function runToExit(args, timeoutMs = 20000) {
   return new Promise((resolve) => {
-    const p = spawn(CITADEL, ['serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const p = spawn(CITADEL, ['serve', ...args, '--data-dir', path.join(tmp, 'data')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     p.stderr.on('data', (d) => (stderr += d));
     p.stdout.on('data', (d) => (stderr += d));
@@ -75,6 +75,7 @@ describe('YAML --config', () => {
       'threads: 1',
       'max-queue: 8',
       'shutdown-timeout: 2s',
+      'no-auth: true',
       '',
     ].join('\n'));
     const s = await startServer({ args: ['--config', cfg] });

@@ -94,7 +94,7 @@ export class Server {
   }
 
   get url() {
-    return `http://127.0.0.1:${this.port}`;
+    return `${this.scheme ?? 'http'}://127.0.0.1:${this.port}`;
   }
 
   get baseURL() {
@@ -127,22 +127,33 @@ export function defaultArgs() {
     '-m', `stories=${STORIES}`,
     '--port', '0', '--host', '127.0.0.1',
     '--kv-mem', '64MiB', '-c', '2048', '-t', '1',
+    '--no-auth',
   ];
+}
+
+let dataDirs = 0;
+// A fresh data directory (key store, audit log) for one server.
+export function tempDataDir() {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `citadel-data-${process.pid}-${dataDirs++}-`));
 }
 
 // Starts `citadel serve` with `args` (defaultArgs() plus `extra` unless `replaceArgs`), waits
 // for the listening line and then for GET /ready to answer 200 (unless `waitReady: false`).
-export async function startServer({ extra = [], args, waitReady = true, timeoutMs = 60000 } = {}) {
+export async function startServer({ extra = [], args, waitReady = true, timeoutMs = 60000, readyFetch } = {}) {
   checkBinary();
   const argv = ['serve', ...(args ?? [...defaultArgs(), ...extra])];
+  if (!argv.includes('--data-dir')) argv.push('--data-dir', tempDataDir());
   const proc = spawn(CITADEL, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   const s = new Server(proc);
   s.argv = argv;
   const deadline = Date.now() + timeoutMs;
   while (s.port === undefined) {
-    const m = /listening on http:\/\/[^\s:]+:(\d+)/.exec(s.stderr);
-    if (m) s.port = Number(m[1]);
+    const m = /listening on (https?):\/\/[^\s:]+:(\d+)/.exec(s.stderr);
+    if (m) {
+      s.scheme = m[1];
+      s.port = Number(m[2]);
+    }
     else if (!s.alive) {
       const { code, signal } = await s.exited;
       throw new Error(`citadel serve exited (code ${code}, signal ${signal}) before listening:\n${s.tail()}`);
@@ -154,7 +165,7 @@ export async function startServer({ extra = [], args, waitReady = true, timeoutM
   if (waitReady) {
     for (;;) {
       try {
-        const r = await fetch(`${s.url}/ready`);
+        const r = await (readyFetch ?? fetch)(`${s.url}/ready`);
         await r.arrayBuffer();
         if (r.status === 200) break;
       } catch {}
