@@ -63,8 +63,8 @@ if max_conc > 0 then
   in_flight = redis.call('ZCARD', KEYS[4])
 end
 
-local admitted = (rpm == 0 or requests < rpm) and (tpm == 0 or tokens < tpm)
-  and (daily == 0 or day_tokens < daily) and (max_conc == 0 or in_flight < max_conc)
+local admitted = (rpm <= 0 or requests < rpm) and (tpm <= 0 or tokens < tpm)
+  and (daily <= 0 or day_tokens < daily) and (max_conc <= 0 or in_flight < max_conc)
 if admitted then
   if rpm > 0 then
     redis.call('ZADD', KEYS[1], now, id)

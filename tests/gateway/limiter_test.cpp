@@ -251,6 +251,19 @@ TEST_P(LimiterTest, UnlimitedIdentitiesAreNeverRefusedAndGetNoHeaders) {
     for (int i = 0; i < 200; ++i) limiter_->release(kId);
 }
 
+TEST_P(LimiterTest, NegativeLimitsMeanUnlimited) {
+    const KeyLimits negative = make_limits(-1, -5, -1, -100);
+    for (int i = 0; i < 20; ++i) {
+        ASSERT_TRUE(admit(negative, kT0).ok());
+        limiter_->charge(kId, negative, 100, kT0);
+    }
+    // Mixed: the positive limit applies, the negative one does not.
+    const KeyLimits mixed = make_limits(2, -1, -1, 0);
+    EXPECT_TRUE(admit(mixed, kT0, "key:mixed").ok());
+    EXPECT_TRUE(admit(mixed, kT0, "key:mixed").ok());
+    EXPECT_EQ(admit(mixed, kT0, "key:mixed").limit, "requests per minute");
+}
+
 TEST_P(LimiterTest, IdentitiesAreIndependent) {
     const KeyLimits limits = make_limits(1, 10, 0, 0);
     EXPECT_TRUE(admit(limits, kT0, "key:a").ok());
