@@ -359,6 +359,17 @@ Status KeyStore::load_snapshot_locked() {
     return ok_status();
 }
 
+// After a commit through this instance. The change is made, so a failed reload is not the
+// caller's error: it is logged and the next verify() retries.
+void KeyStore::reload_after_write_locked() {
+    const Status status = sync_snapshot_locked(/*force=*/true);
+    if (status.ok()) return;
+    CITADEL_LOG_WARN("key snapshot not reloaded after a change (will retry): %s",
+                     status.message().c_str());
+    data_version_ = -1;
+    next_refresh_ns_.store(0);
+}
+
 // At most every refresh_ms, one caller checks for outside changes; the others go on with the
 // current snapshot. If the connection is busy (a write or flush through this instance), the
 // check is retried by the next caller instead of waiting.
@@ -463,10 +474,7 @@ Result<std::pair<KeyRecord, std::string>> KeyStore::create(const NewKey& spec, i
     insert->bind(11, 0).bind(12, 0).bind_blob(13, secret.salt).bind_blob(14, secret.hash);
     CITADEL_TRY(insert->run());
     CITADEL_TRY((*tx)->commit());
-    if (const Status s = sync_snapshot_locked(true); !s.ok()) {  // the key exists: still return it
-        CITADEL_LOG_WARN("new key not yet in the snapshot: %s", s.message().c_str());
-        data_version_ = -1;
-    }
+    reload_after_write_locked();
     std::string text = key_text(record.id, secret.text);
     return std::pair{std::move(record), std::move(text)};
 }
@@ -508,7 +516,7 @@ Result<KeyRecord> KeyStore::revoke(std::string_view id_or_name, int64_t now_unix
     update->bind(1, record.revoked_unix).bind_text(2, record.id);
     CITADEL_TRY(update->run());
     CITADEL_TRY((*tx)->commit());
-    CITADEL_TRY(sync_snapshot_locked(true));
+    reload_after_write_locked();
     return std::move(record);
 }
 
@@ -532,10 +540,7 @@ Result<std::pair<KeyRecord, std::string>> KeyStore::rotate(std::string_view id_o
     update->bind(3, record.rotated_unix).bind_text(4, record.id);
     CITADEL_TRY(update->run());
     CITADEL_TRY((*tx)->commit());
-    if (const Status s = sync_snapshot_locked(true); !s.ok()) {  // rotated: still return it
-        CITADEL_LOG_WARN("rotated key not yet in the snapshot: %s", s.message().c_str());
-        data_version_ = -1;
-    }
+    reload_after_write_locked();
     std::string text = key_text(record.id, secret.text);
     return std::pair{std::move(record), std::move(text)};
 }

@@ -130,6 +130,7 @@ class KeyStore {
     // Everything named *_locked expects db_mutex_ held.
     Status sync_snapshot_locked(bool force);
     Status load_snapshot_locked();
+    void reload_after_write_locked();
     Result<KeyRecord> find_locked(std::string_view id_or_name);
     Result<std::string> fresh_id_locked();
     Status write_usage_locked(const UsageBuffer& pending);
