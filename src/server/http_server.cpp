@@ -81,6 +81,16 @@ Status listen(ServerCore& core, const tcp::endpoint& endpoint) {
     return ok_status();
 }
 
+// Null when TLS is off. TLS options without a certificate are a mistake, not plain HTTP.
+Result<std::unique_ptr<ServerTls>> load_tls(TlsOptions tls) {
+    if (!tls.cert_file.empty()) return ServerTls::load(std::move(tls));
+    if (!tls.key_file.empty() || !tls.client_ca_file.empty() || tls.require_client_cert ||
+        tls.tls13_only) {
+        return Status::error("TLS options were given without a certificate file");
+    }
+    return std::unique_ptr<ServerTls>();
+}
+
 }  // namespace
 
 const std::string* Request::header(std::string_view lower_name) const {
@@ -202,18 +212,14 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& host, i
     const std::string where = "cannot listen on " + host + ":" + std::to_string(port) + ": ";
     if (port < 0 || port > 65535) return Status::error(where + "the port is out of range");
     if (!handler) return Status::error(where + "no request handler");
-    std::unique_ptr<ServerTls> server_tls;
-    if (!tls.cert_file.empty()) {
-        auto loaded = ServerTls::load(std::move(tls));
-        if (!loaded) {
-            return Status::error("cannot start TLS on " + host + ":" + std::to_string(port) + ": " +
-                                 loaded.error());
-        }
-        server_tls = std::move(*loaded);
+    auto server_tls = load_tls(std::move(tls));
+    if (!server_tls) {
+        return Status::error("cannot start TLS on " + host + ":" + std::to_string(port) + ": " +
+                             server_tls.error());
     }
     raise_fd_limit();
     auto core = std::make_shared<ServerCore>(std::move(limits), std::move(handler));
-    core->tls = std::move(server_tls);
+    core->tls = std::move(*server_tls);
     auto endpoint = resolve(core->ioc, host, port);
     if (!endpoint) return Status::error(where + endpoint.error());
     if (Status st = listen(*core, *endpoint); !st) return Status::error(where + st.message());

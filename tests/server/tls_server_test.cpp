@@ -570,6 +570,11 @@ TEST_F(TlsServer, StartErrorsNameTheFileAndTheReason) {
     error = start_error(tls);
     EXPECT_NE(error.find("client CA file"), std::string::npos) << error;
 
+    tls = TlsOptions();
+    tls.key_file = pki_->server_key;  // no certificate: a mistake, not plain HTTP
+    error = start_error(tls);
+    EXPECT_NE(error.find("without a certificate file"), std::string::npos) << error;
+
     auto plain = HttpServer::start("127.0.0.1", 0, {}, echo.handler());
     ASSERT_TRUE(plain.ok());
     EXPECT_FALSE((*plain)->reload_tls().ok());
