@@ -42,13 +42,14 @@ std::string endpoint_string(const asio::ip::tcp::socket& socket) {
 
 }  // namespace
 
-Connection::Connection(std::shared_ptr<ServerCore> core, asio::ip::tcp::socket socket, bool counted)
+Connection::Connection(std::shared_ptr<ServerCore> core, asio::ip::tcp::socket socket, bool counted,
+                       TlsContextPtr tls)
     : core_(std::move(core)),
-      socket_(std::move(socket)),
-      executor_(socket_.get_executor()),
+      transport_(std::move(socket), std::move(tls)),
+      executor_(transport_.socket().get_executor()),
       read_timer_(executor_),
       write_timer_(executor_),
-      remote_(endpoint_string(socket_)),
+      remote_(endpoint_string(transport_.socket())),
       counted_(counted),
       read_chunk_(std::make_unique<char[]>(kReadChunkBytes)) {}
 
@@ -87,7 +88,9 @@ void Connection::post_callback(std::function<void()> callback) {
 void Connection::post_server_shutdown() {
     asio::post(executor_, [self = shared_from_this()] {
         const Phase p = self->phase_;
-        if (p == Phase::kIdle || p == Phase::kHead || p == Phase::kBody) self->close();
+        if (p == Phase::kHandshake || p == Phase::kIdle || p == Phase::kHead || p == Phase::kBody) {
+            self->close();
+        }
     });
 }
 
@@ -103,8 +106,20 @@ void Connection::post_abort(std::function<void()> done) {
 void Connection::begin() {
     if (phase_ == Phase::kClosed) return;
     error_code ec;
-    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+    transport_.socket().set_option(asio::ip::tcp::no_delay(true), ec);
     CITADEL_LOG_DEBUG("http: connection from %s", remote_.c_str());
+    // The first request's head (and the TLS handshake before it) must arrive in time.
+    arm_read_timer(core_->limits.header_timeout_ms);
+    if (transport_.tls()) {
+        begin_tls();
+        return;
+    }
+    start_serving();
+}
+
+// The connection is ready for HTTP (after the TLS handshake, if any).
+void Connection::start_serving() {
+    phase_ = Phase::kIdle;
     if (!counted_) {
         reject(503, "overloaded_error",
                "too many open connections (the limit is " +
@@ -112,14 +127,13 @@ void Connection::begin() {
         return;
     }
     new_parser();
-    arm_read_timer(core_->limits.header_timeout_ms);
     start_read();
 }
 
 void Connection::start_read() {
     if (reading_ || peer_eof_ || phase_ == Phase::kClosed) return;
     reading_ = true;
-    socket_.async_read_some(
+    transport_.async_read_some(
         asio::buffer(read_chunk_.get(), kReadChunkBytes),
         [self = shared_from_this()](const error_code& ec, size_t n) { self->on_read(ec, n); });
 }
@@ -132,8 +146,15 @@ void Connection::append_read(size_t n) {
 
 void Connection::on_read(const error_code& ec, size_t n) {
     reading_ = false;
-    if (phase_ == Phase::kClosed || ec == asio::error::operation_aborted) return;
+    if (phase_ == Phase::kClosed) return;
+    if (ec == asio::error::operation_aborted) {
+        // Only send_close_notify() cancels a read: it goes on now that the read has ended.
+        if (phase_ == Phase::kLinger) send_close_notify();
+        return;
+    }
     switch (phase_) {
+        case Phase::kHandshake:  // no read runs during the handshake
+            return;
         case Phase::kIdle:
         case Phase::kHead:
         case Phase::kBody:
@@ -154,21 +175,30 @@ void Connection::on_read(const error_code& ec, size_t n) {
             return;
         case Phase::kFinal:
         case Phase::kLinger:
-            if (ec) {
-                peer_eof_ = true;
-                if (phase_ == Phase::kLinger || ec != asio::error::eof) close();
-                return;
-            }
-            linger_discarded_ += n;
-            if (phase_ == Phase::kLinger && linger_discarded_ > kLingerMaxBytes) {
-                close();
-                return;
-            }
-            start_read();
+            on_read_discard(ec, n);
             return;
         case Phase::kClosed:
             return;
     }
+}
+
+// A read completed after a final response: what the client still sends is discarded.
+void Connection::on_read_discard(const error_code& ec, size_t n) {
+    if (ec) {
+        peer_eof_ = true;
+        if (phase_ == Phase::kLinger || ec != asio::error::eof) close();
+        return;
+    }
+    linger_discarded_ += n;
+    if (phase_ == Phase::kLinger && transport_.tls()) {  // the read ended before its cancel
+        send_close_notify();
+        return;
+    }
+    if (phase_ == Phase::kLinger && linger_discarded_ > kLingerMaxBytes) {
+        close();
+        return;
+    }
+    start_read();
 }
 
 // A read completed while the handler's response is pending or being written.
@@ -275,6 +305,8 @@ void Connection::dispatch() {
         return;
     }
     Request request = wire::to_request(std::move(message), remote_);
+    request.tls = transport_.tls();
+    request.client_cert_subject = client_cert_subject_;
     phase_ = Phase::kExchange;
     raw_stream_ = false;
     exchange_ = std::make_shared<Exchange>();
@@ -310,6 +342,11 @@ void Connection::disarm_read_timer() {
 void Connection::on_read_timeout() {
     const auto& limits = core_->limits;
     switch (phase_) {
+        case Phase::kHandshake:
+            CITADEL_LOG_DEBUG("http: %s: no TLS handshake within %d ms, closing", remote_.c_str(),
+                              limits.header_timeout_ms);
+            close();
+            return;
         case Phase::kIdle:
             CITADEL_LOG_DEBUG("http: %s: idle, closing", remote_.c_str());
             close();
@@ -334,19 +371,27 @@ void Connection::on_read_timeout() {
     }
 }
 
-// Our side is done: send FIN, then read until the client closes too (or a short timeout), so
-// that unread request bytes do not make the kernel answer with a reset that could destroy the
-// response before the client has read it.
+// Our side is done: send FIN (over TLS: close_notify), then read until the client closes too (or a
+// short timeout), so that unread request bytes do not make the kernel answer with a reset that
+// could destroy the response before the client has read it.
 void Connection::linger_close() {
     phase_ = Phase::kLinger;
+    linger_discarded_ = 0;
+    arm_read_timer(kLingerMs);
+    if (transport_.tls()) {
+        send_close_notify();  // then linger_on_tcp()
+        return;
+    }
+    linger_on_tcp();
+}
+
+void Connection::linger_on_tcp() {
     error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ec);
+    transport_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ec);
     if (ec || peer_eof_) {
         close();
         return;
     }
-    linger_discarded_ = 0;
-    arm_read_timer(kLingerMs);
     start_read();
 }
 
@@ -364,8 +409,8 @@ void Connection::close() {
     read_timer_.cancel();
     write_timer_.cancel();
     error_code ec;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    socket_.close(ec);
+    transport_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    transport_.socket().close(ec);
     queue_.clear();  // in_write_ stays until the aborted write completes
     if (exchange_) {
         fire_disconnect(*exchange_);

@@ -3,6 +3,8 @@
 // post_* entry points and closed(), which any thread may call.
 //
 // Phases:
+//   kHandshake TLS only: peeking at the first byte (not a TLS record: plain-text 400), then the
+//              TLS handshake (header timeout from the accept: silent close)
 //   kIdle      waiting for the first byte of a request (idle timeout, or for a new connection
 //              the header timeout: silent close)
 //   kHead      head partly received (header timeout from its first byte, or for the first
@@ -11,8 +13,10 @@
 //   kExchange  handler called, response pending or being written; a read stays outstanding to
 //              see the client leave, and buffers pipelined bytes
 //   kFinal     writing a response the server made itself (400/408/413/431/503), then linger
-//   kLinger    our side shut down; reading and discarding until EOF or a short timeout
+//   kLinger    our side shut down (TLS: close_notify, then as for TCP); reading and discarding
+//              until EOF or a short timeout
 //   kClosed    socket closed
+// Plain TCP and TLS differ only in the Transport and in the kHandshake phase (connection_tls.cpp).
 #pragma once
 
 #include <atomic>
@@ -33,6 +37,7 @@
 
 #include "server/http_server.h"
 #include "server/http_wire.h"
+#include "server/transport.h"
 
 namespace citadel::server {
 
@@ -66,7 +71,9 @@ void run_disconnect_callback(const std::function<void()>& callback);
 class Connection : public std::enable_shared_from_this<Connection> {
   public:
     // counted: toward open_connections; otherwise the connection is answered 503 and closed.
-    Connection(std::shared_ptr<ServerCore> core, boost::asio::ip::tcp::socket socket, bool counted);
+    // tls: the TLS context to serve this connection with; null for plain HTTP.
+    Connection(std::shared_ptr<ServerCore> core, boost::asio::ip::tcp::socket socket, bool counted,
+               TlsContextPtr tls);
     ~Connection();
 
     // Any thread.
@@ -78,13 +85,21 @@ class Connection : public std::enable_shared_from_this<Connection> {
     bool closed() const { return closed_flag_.load(); }
 
   private:
-    enum class Phase { kIdle, kHead, kBody, kExchange, kFinal, kLinger, kClosed };
+    enum class Phase { kHandshake, kIdle, kHead, kBody, kExchange, kFinal, kLinger, kClosed };
 
     void begin();
+    void start_serving();
+    // TLS (connection_tls.cpp).
+    void begin_tls();
+    void on_peek(const boost::system::error_code& ec, size_t n);
+    void on_handshake(const boost::system::error_code& ec);
+    void reject_plain_http();
+    void send_close_notify();
     // Reading and parsing.
     void start_read();
     void on_read(const boost::system::error_code& ec, size_t n);
     void on_read_exchange(const boost::system::error_code& ec, size_t n);
+    void on_read_discard(const boost::system::error_code& ec, size_t n);
     void append_read(size_t n);
     void new_parser();
     void parse_buffered();
@@ -97,6 +112,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void queue_stream_head(ResponsePiece& piece);
     wire::Persistence decide_persistence(const wire::HeaderList& headers);
     void reject(int status, const char* type, const std::string& message);
+    void send_final(std::string response);
     void enqueue(std::string bytes);
     void flush();
     void on_written(const boost::system::error_code& ec);
@@ -108,11 +124,12 @@ class Connection : public std::enable_shared_from_this<Connection> {
     void disarm_read_timer();
     void on_read_timeout();
     void linger_close();
+    void linger_on_tcp();
     void client_gone(const char* why);
     void close();
 
     const std::shared_ptr<ServerCore> core_;
-    boost::asio::ip::tcp::socket socket_;
+    Transport transport_;
     const boost::asio::any_io_executor executor_;  // the strand
     boost::asio::steady_timer read_timer_;
     boost::asio::steady_timer write_timer_;
@@ -121,7 +138,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     std::atomic<bool> closed_flag_{false};
 
     Phase phase_ = Phase::kIdle;
-    bool served_any_ = false;  // a request was dispatched on this connection
+    unsigned char first_byte_ = 0;     // peeked on a TLS connection
+    std::string client_cert_subject_;  // after the TLS handshake
+    bool served_any_ = false;          // a request was dispatched on this connection
     bool reading_ = false;
     bool peer_eof_ = false;
     std::unique_ptr<char[]> read_chunk_;  // [kReadChunkBytes] target of every socket read

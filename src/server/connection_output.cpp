@@ -81,10 +81,16 @@ void Connection::queue_stream_head(ResponsePiece& piece) {
 void Connection::reject(int status, const char* type, const std::string& message) {
     if (phase_ == Phase::kClosed) return;
     CITADEL_LOG_DEBUG("http: %s: %d %s", remote_.c_str(), status, message.c_str());
+    send_final(wire::error_response(status, type, message));
+}
+
+// Writes a complete response (with `Connection: close`), then closes lingering.
+void Connection::send_final(std::string response) {
+    if (phase_ == Phase::kClosed) return;
     disarm_read_timer();
     phase_ = Phase::kFinal;
     keep_alive_ = false;
-    enqueue(wire::error_response(status, type, message));
+    enqueue(std::move(response));
     final_queued_ = true;
     flush();
     start_read();  // discard what the client still sends, and notice a reset
@@ -116,7 +122,7 @@ void Connection::flush() {
         if (ec || gen != self->write_timer_gen_ || !self->writing_) return;
         self->client_gone("a write did not complete within write_timeout_ms");
     });
-    asio::async_write(socket_, buffers, [self = shared_from_this()](const error_code& ec, size_t) {
+    transport_.async_write(buffers, [self = shared_from_this()](const error_code& ec, size_t) {
         self->on_written(ec);
     });
 }

@@ -81,6 +81,16 @@ Status listen(ServerCore& core, const tcp::endpoint& endpoint) {
     return ok_status();
 }
 
+// Null when TLS is off. TLS options without a certificate are a mistake, not plain HTTP.
+Result<std::unique_ptr<ServerTls>> load_tls(TlsOptions tls) {
+    if (!tls.cert_file.empty()) return ServerTls::load(std::move(tls));
+    if (!tls.key_file.empty() || !tls.client_ca_file.empty() || tls.require_client_cert ||
+        tls.tls13_only) {
+        return Status::error("TLS options were given without a certificate file");
+    }
+    return std::unique_ptr<ServerTls>();
+}
+
 }  // namespace
 
 const std::string* Request::header(std::string_view lower_name) const {
@@ -130,11 +140,20 @@ void ServerCore::on_accept(const error_code& ec, tcp::socket socket) {
         error_code ignored;
         socket.close(ignored);  // a flood: no 503 for everyone
     } else {
-        auto conn = std::make_shared<Connection>(shared_from_this(), std::move(socket), !over);
-        add(conn, !over);
-        conn->post_start();
+        start_connection(std::move(socket), !over);
     }
     accept_next();
+}
+
+void ServerCore::start_connection(tcp::socket socket, bool counted) {
+    try {
+        auto conn = std::make_shared<Connection>(shared_from_this(), std::move(socket), counted,
+                                                 tls ? tls->context() : nullptr);
+        add(conn, counted);
+        conn->post_start();
+    } catch (const std::exception& e) {  // out of memory, or OpenSSL could not make a session
+        CITADEL_LOG_WARN("http: cannot set up a connection, closing it: %s", e.what());
+    }
 }
 
 void ServerCore::close_acceptor() {
@@ -188,12 +207,19 @@ bool ServerCore::on_io_thread() const {
 HttpServer::HttpServer(std::shared_ptr<ServerCore> core) : core_(std::move(core)) {}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& host, int port,
-                                                      ServerLimits limits, Handler handler) {
+                                                      ServerLimits limits, Handler handler,
+                                                      TlsOptions tls) {
     const std::string where = "cannot listen on " + host + ":" + std::to_string(port) + ": ";
     if (port < 0 || port > 65535) return Status::error(where + "the port is out of range");
     if (!handler) return Status::error(where + "no request handler");
+    auto server_tls = load_tls(std::move(tls));
+    if (!server_tls) {
+        return Status::error("cannot start TLS on " + host + ":" + std::to_string(port) + ": " +
+                             server_tls.error());
+    }
     raise_fd_limit();
     auto core = std::make_shared<ServerCore>(std::move(limits), std::move(handler));
+    core->tls = std::move(*server_tls);
     auto endpoint = resolve(core->ioc, host, port);
     if (!endpoint) return Status::error(where + endpoint.error());
     if (Status st = listen(*core, *endpoint); !st) return Status::error(where + st.message());
@@ -222,8 +248,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const std::string& host, i
         server->shutdown(0);
         return Status::error(where + "cannot start I/O threads: " + e.what());
     }
-    CITADEL_LOG_DEBUG("http: listening on %s:%d with %d I/O threads", host.c_str(), core->port,
-                      n_threads);
+    CITADEL_LOG_DEBUG("http: listening on %s:%d (%s) with %d I/O threads", host.c_str(), core->port,
+                      core->tls ? "TLS" : "plain HTTP", n_threads);
     return server;
 }
 
@@ -245,6 +271,11 @@ size_t HttpServer::open_connections() const {
 
 size_t HttpServer::requests_in_flight() const {
     return core_->in_flight.load();
+}
+
+Status HttpServer::reload_tls() {
+    if (!core_->tls) return Status::error("cannot reload TLS: the server was started without TLS");
+    return core_->tls->reload();
 }
 
 size_t HttpServer::shutdown(int deadline_ms) {

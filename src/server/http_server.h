@@ -1,5 +1,6 @@
 // HTTP/1.1 server on Boost.Beast/Asio: connections, framing, limits, timeouts, streaming and
-// disconnect detection. No business logic: every complete request goes to one Handler.
+// disconnect detection, over plain TCP or TLS (OpenSSL). No business logic: every complete
+// request goes to one Handler.
 //
 // Threading: `io_threads` threads run one io_context; each connection lives on its own strand,
 // so a connection's state is touched by one thread at a time. The Handler runs on an I/O thread
@@ -25,6 +26,15 @@
 //    still written, and a disconnect is seen only when a write fails (for a stream, within about
 //    two chunks of the client going away; a non-streaming client that closed is not seen
 //    until its answer is written).
+//
+// TLS (when TlsOptions::cert_file is set): TLS 1.2 (ECDHE with AES-GCM or ChaCha20-Poly1305
+// only) or 1.3; no compression, no renegotiation, the server's cipher order, ALPN "http/1.1".
+// The handshake counts against `header_timeout_ms` (a client that never finishes it is closed
+// silently). A connection whose first byte is not a TLS handshake record gets a plain-text 400
+// ("use https://") and is closed. After a final response the server sends close_notify, then
+// lingers as for plain TCP. Everything above (limits, keep-alive, pipelining, streams,
+// disconnects, shutdown) works the same over TLS; a TCP close without close_notify counts as
+// EOF. reload_tls() swaps the certificate for new connections; open ones keep theirs.
 #pragma once
 
 #include <cstddef>
@@ -67,6 +77,22 @@ struct Request {
     std::string remote;                                            // "127.0.0.1:51234"
     int http_version = 11;                                         // 10 or 11 (addition)
     const std::string* header(std::string_view lower_name) const;  // first match or nullptr
+    // Additions (TLS).
+    bool tls = false;                 // the request arrived over TLS
+    std::string client_cert_subject;  // CN of the verified client certificate; empty if none
+                                      // (or if the CN is missing or holds control characters)
+};
+
+// TLS for the listener. TLS is on when cert_file is set.
+struct TlsOptions {
+    std::string cert_file;  // PEM: the server certificate, then any intermediates
+    std::string key_file;   // PEM private key (not encrypted); empty: read it from cert_file
+    // PEM CA certificates. Set: clients are asked for a certificate, which must verify against
+    // these CAs if one is presented.
+    std::string client_ca_file;
+    bool require_client_cert = false;  // mTLS: no client certificate, no connection (needs
+                                       // client_ca_file)
+    bool tls13_only = false;           // refuse TLS 1.2
 };
 
 // One request's answer. Thread-safe: may be called from any thread (the engine's event
@@ -103,9 +129,11 @@ struct ServerCore;  // internal shared state (connection.h)
 class HttpServer {
   public:
     // Binds (port 0: any free port), starts the I/O threads, accepts. Error names host/port and
-    // the reason. Raises the RLIMIT_NOFILE soft limit to the hard limit.
+    // the reason (for TLS: the file and OpenSSL's reason). Raises the RLIMIT_NOFILE soft limit
+    // to the hard limit.
     static Result<std::unique_ptr<HttpServer>> start(const std::string& host, int port,
-                                                     ServerLimits limits, Handler handler);
+                                                     ServerLimits limits, Handler handler,
+                                                     TlsOptions tls = {});
     // shutdown(0) unless shut down already. Like shutdown(), never from an I/O thread (a
     // handler or a callback): joining its own thread is a bug and aborts.
     ~HttpServer();
@@ -121,6 +149,10 @@ class HttpServer {
     // then close everything (cut responses get on_disconnect) and join the I/O threads.
     // Returns the number of responses that were still unfinished and got cut. Idempotent.
     size_t shutdown(int deadline_ms);
+    // Re-reads the certificate, key and client CA files named at start() (on SIGHUP). New
+    // connections use them; open ones keep the old ones. On any error the old ones stay in use
+    // and the error (naming the file) is returned; also an error when TLS is off. Thread-safe.
+    Status reload_tls();
 
   private:
     explicit HttpServer(std::shared_ptr<ServerCore> core);

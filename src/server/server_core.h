@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "server/http_server.h"
+#include "server/tls_context.h"
 
 namespace citadel::server {
 
@@ -40,6 +41,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
 
     const ServerLimits limits;
     const Handler handler;
+    std::unique_ptr<ServerTls> tls;  // null: plain HTTP. Set before accepting, never replaced.
     boost::asio::io_context ioc;
     std::atomic<bool> shutting_down{false};
     std::atomic<size_t> open_connections{0};
@@ -64,6 +66,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
 
   private:
     void on_accept(const boost::system::error_code& ec, boost::asio::ip::tcp::socket socket);
+    void start_connection(boost::asio::ip::tcp::socket socket, bool counted);
 };
 
 }  // namespace citadel::server

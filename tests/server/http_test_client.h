@@ -1,6 +1,7 @@
 // A blocking HTTP/1.1 test client on plain POSIX sockets: sends raw bytes, parses responses
 // (Content-Length, chunked, or until close), and can read a stream chunk by chunk. Every read
-// has a deadline so a broken server fails a test instead of hanging it.
+// has a deadline so a broken server fails a test instead of hanging it. Subclasses (the TLS
+// client in tls_test_util.h) replace the byte transport: send_some() and recv_some().
 #pragma once
 
 #include <arpa/inet.h>
@@ -68,7 +69,7 @@ class TestClient {
         int one = 1;
         if (fd_ >= 0) ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     }
-    ~TestClient() { close(); }
+    virtual ~TestClient() { close(); }
     TestClient(const TestClient&) = delete;
     TestClient& operator=(const TestClient&) = delete;
 
@@ -87,7 +88,7 @@ class TestClient {
 
     bool send(std::string_view bytes) {
         while (!bytes.empty()) {
-            const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+            const ssize_t n = send_some(bytes);
             if (n <= 0) return false;
             bytes.remove_prefix(static_cast<size_t>(n));
         }
@@ -176,6 +177,30 @@ class TestClient {
 
     const std::string& buffered() const { return buffer_; }
 
+  protected:
+    static constexpr ssize_t kTimedOut = -2;
+
+    static int ms_left(Clock::time_point deadline) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        return left.count() > 0 ? static_cast<int>(left.count()) : 0;
+    }
+
+    // Sends some of `bytes`: how many, or <= 0 on error.
+    virtual ssize_t send_some(std::string_view bytes) {
+        return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    }
+    // Receives what is available, waiting until the deadline: the count, 0 on EOF, -1 on an
+    // error, kTimedOut.
+    virtual ssize_t recv_some(char* buf, size_t size, Clock::time_point deadline) {
+        pollfd p{fd_, POLLIN, 0};
+        const int left = ms_left(deadline);
+        if (left <= 0 || ::poll(&p, 1, left) <= 0) return kTimedOut;
+        return ::recv(fd_, buf, size, 0);
+    }
+
+    int fd() const { return fd_; }
+
   private:
     static Clock::time_point deadline_in(int ms) {
         return Clock::now() + std::chrono::milliseconds(ms);
@@ -184,13 +209,10 @@ class TestClient {
     // Reads what is available (waiting until the deadline); false on EOF, error or timeout.
     bool fill(Clock::time_point deadline) {
         if (fd_ < 0 || eof_) return false;
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-        if (left.count() <= 0) return false;
-        pollfd p{fd_, POLLIN, 0};
-        if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return false;
+        if (ms_left(deadline) <= 0) return false;
         char buf[16384];
-        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+        const ssize_t n = recv_some(buf, sizeof buf, deadline);
+        if (n == kTimedOut) return false;
         if (n <= 0) {
             eof_ = true;
             return false;
