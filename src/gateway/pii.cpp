@@ -110,6 +110,9 @@ Candidate next_candidate(const Detector& d, std::string_view text, size_t from, 
             if (accepted != pii::kRejected && accepted > begin) return Candidate{begin, accepted};
         }
         from = begin + 1;
+        if (d.rejects_after_alnum) {  // later starts in this run are glued to it on the left
+            while (from < limit && pii::is_ascii_alnum(text[from - 1])) ++from;
+        }
     }
     return Candidate{};
 }

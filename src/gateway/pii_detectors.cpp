@@ -8,15 +8,12 @@ namespace {
 bool is_digit(char c) {
     return c >= '0' && c <= '9';
 }
-bool is_alnum(char c) {
-    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
 
 // Not glued to a longer run of ASCII letters or digits on either side (CJK text and
 // punctuation around a number are fine).
 bool standalone(std::string_view text, size_t begin, size_t end) {
-    const bool left_ok = begin == 0 || !is_alnum(text[begin - 1]);
-    const bool right_ok = end >= text.size() || !is_alnum(text[end]);
+    const bool left_ok = begin == 0 || !is_ascii_alnum(text[begin - 1]);
+    const bool right_ok = end >= text.size() || !is_ascii_alnum(text[end]);
     return left_ok && right_ok;
 }
 
@@ -53,7 +50,7 @@ std::string digits_of(std::string_view text) {
 // grouped number that fails may be followed by an extra group (an expiry year, a CVV): drop
 // trailing groups while at least 13 digits remain.
 size_t accept_bank_card(std::string_view text, size_t begin, size_t end) {
-    if (begin > 0 && is_alnum(text[begin - 1])) return kRejected;
+    if (begin > 0 && is_ascii_alnum(text[begin - 1])) return kRejected;
     std::string_view span = text.substr(begin, end - begin);
     const size_t sep_at = span.find_first_of(" -");
     if (sep_at == std::string_view::npos) {
@@ -76,7 +73,7 @@ size_t accept_bank_card(std::string_view text, size_t begin, size_t end) {
 }
 
 bool is_local_part_char(char c) {
-    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+    return is_ascii_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
 }
 
 // Starts at the beginning of the local part; the domain is not cut short before a letter,
@@ -85,7 +82,7 @@ size_t accept_email(std::string_view text, size_t begin, size_t end) {
     if (begin > 0 && is_local_part_char(text[begin - 1])) return kRejected;
     if (end < text.size()) {
         const char next = text[end];
-        if (is_alnum(next) || next == '-' || next == '_') return kRejected;
+        if (is_ascii_alnum(next) || next == '-' || next == '_') return kRejected;
     }
     return end;
 }
@@ -94,9 +91,9 @@ size_t accept_email(std::string_view text, size_t begin, size_t end) {
 // before; after it no letter or digit, and no dot followed by a digit (a final full stop is
 // fine). Reads two bytes past the end, the second only after a '.', which is in the alphabet.
 size_t accept_ipv4(std::string_view text, size_t begin, size_t end) {
-    if (begin > 0 && (is_alnum(text[begin - 1]) || text[begin - 1] == '.')) return kRejected;
+    if (begin > 0 && (is_ascii_alnum(text[begin - 1]) || text[begin - 1] == '.')) return kRejected;
     if (end < text.size()) {
-        if (is_alnum(text[end])) return kRejected;
+        if (is_ascii_alnum(text[end])) return kRejected;
         if (text[end] == '.' && end + 1 < text.size() && is_digit(text[end + 1])) return kRejected;
     }
     return end;
@@ -126,6 +123,7 @@ Detector make(std::string type, const std::string& pattern, size_t max_length, s
     d.alphabet = bytes.alphabet;
     d.first_bytes = bytes.first;
     d.accept = accept;
+    d.rejects_after_alnum = true;  // every built-in accept() checks the byte before
     return d;
 }
 
@@ -188,6 +186,10 @@ std::optional<Detector> builtin_detector(std::string_view type) {
                     Bytes{alphabet_of(".", true, false, false), digits}, accept_ipv4);
     }
     return std::nullopt;
+}
+
+bool is_ascii_alnum(char c) {
+    return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
 bool calendar_date_valid(int year, int month, int day) {

@@ -32,6 +32,9 @@ struct Detector {
     std::optional<std::bitset<256>> first_bytes;
     // Given the regex's longest match [begin, end): the accepted end (<= end), or kRejected.
     size_t (*accept)(std::string_view text, size_t begin, size_t end) = nullptr;
+    // accept() rejects every start right after an ASCII letter or digit, so after a rejected
+    // start the scanner may skip the rest of its run of letters and digits.
+    bool rejects_after_alnum = false;
 };
 
 // The built-in types, in priority order (the first wins a tie on the same span).
@@ -43,5 +46,6 @@ std::optional<Detector> builtin_detector(std::string_view type);
 bool id_number_valid(std::string_view id);  // 18 chars: region digit, birth date, MOD 11-2
 bool luhn_valid(std::string_view digits);   // digits only
 bool calendar_date_valid(int year, int month, int day);
+bool is_ascii_alnum(char c);
 
 }  // namespace citadel::gateway::pii

@@ -7,8 +7,9 @@
 //
 // Hold-back: for the built-in types only the trailing run of bytes that could still be part
 // of a match (e.g. the last word while it might be an e-mail address, a digit run that
-// might grow into a card number), at most max_span() + 1 bytes; a user pattern (any byte may
-// belong to it) holds back its max_length + 1 bytes at all times.
+// might grow into a card number), at most max_span() + 1 bytes plus the first bytes of an
+// incomplete UTF-8 character; a user pattern (any byte may belong to it) holds back about its
+// max_length bytes at all times.
 //
 // One redactor per response stream; not thread-safe. It keeps a shared reference to the
 // scanner.

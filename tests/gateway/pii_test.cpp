@@ -445,7 +445,8 @@ TEST(PiiStream, EqualsWholeTextRedactionForAnySplit) {
                               {{"IPV4"}, false, 600},
                               {{"BANK_CARD"}, false, 600},
                               {{"PHONE"}, false, 600},
-                              {{"ID_NUMBER", "PASSPORT"}, false, 600}};
+                              {{"ID_NUMBER", "PASSPORT"}, false, 600},
+                              {{"EMAIL"}, false, 600}};
     TextGenerator generator(2024);
     std::mt19937 rng(99);
     for (const Config& config : configs) {
