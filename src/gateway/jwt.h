@@ -44,10 +44,10 @@ class JwtVerifier {
     ~JwtVerifier();
 
     // On failure the message is one of: "token too large", "malformed token",
-    // "unsupported algorithm 'X'", "unknown key id 'k'", "token has no key id (kid)",
-    // "bad signature", "token expired", "token not yet valid", "wrong issuer",
-    // "wrong audience", "missing claim 'exp'|'sub'", "invalid claim 'c'", "no role in token",
-    // "unknown role 'x'", "token allows no models".
+    // "unsupported critical header", "unsupported algorithm 'X'", "unknown key id 'k'",
+    // "token has no key id (kid)", "bad signature", "token expired", "token not yet valid",
+    // "wrong issuer", "wrong audience", "missing claim 'exp'|'sub'", "invalid claim 'c'",
+    // "no role in token", "unknown role 'x'", "token allows no models".
     Result<Identity> verify(std::string_view token, int64_t now_unix) const;
 
     // Re-reads the secret / JWKS files (on SIGHUP); on error keeps the current keys.
