@@ -16,17 +16,22 @@ class GatewayResponder final : public server::Responder {
     void send(int status, std::string content_type, std::string body, Headers headers) override {
         scope_->set_status(status, status >= 400 ? error_message(body) : std::string());
         inner_->send(status, std::move(content_type), std::move(body), stamp(std::move(headers)));
+        scope_->finish();
     }
     void start_stream(int status, std::string content_type, Headers headers) override {
         scope_->set_status(status);
         inner_->start_stream(status, std::move(content_type), stamp(std::move(headers)));
     }
     bool write(std::string chunk) override { return inner_->write(std::move(chunk)); }
-    void end() override { inner_->end(); }
+    void end() override {
+        inner_->end();
+        scope_->finish();
+    }
     void on_disconnect(std::function<void()> callback) override {
         inner_->on_disconnect([scope = scope_, callback = std::move(callback)] {
-            scope->note_guard("client:disconnected");
+            scope->set_status(499, "the client closed the connection");  // nginx's code
             callback();
+            scope->finish();
         });
     }
     bool disconnected() const override { return inner_->disconnected(); }

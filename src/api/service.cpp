@@ -17,13 +17,6 @@ namespace {
 using nlohmann::ordered_json;
 using server::Request;
 
-struct RouteEntry {
-    const char* method;
-    const char* path;  // exact, or a prefix when it ends with '/'
-    gateway::Access access;
-    void (Service::*handler)(const Request&, const std::shared_ptr<server::Responder>&,
-                             const Scope&);
-};
 
 bool path_matches(const char* pattern, const std::string& path) {
     const std::string_view p(pattern);
@@ -122,11 +115,18 @@ std::string make_id(const char* prefix) {
 Service::Service(ops::ModelRegistry& models, gateway::Gateway& gateway, ServiceOptions options)
     : models_(models), gateway_(gateway), options_(std::move(options)) {}
 
-namespace {
+struct RouteEntry {
+    const char* method;
+    const char* path;  // exact, or a prefix when it ends with '/'
+    gateway::Access access;
+    void (Service::*handler)(const Request&, const std::shared_ptr<server::Responder>&,
+                             const Scope&);
+};
 
 using gateway::Access;
 
-const RouteEntry* find_route(const std::string& method, const std::string& path, bool& known) {
+const RouteEntry* Service::find_route(const std::string& method, const std::string& path,
+                                      bool& known) {
     static const RouteEntry kRoutes[] = {
         {"POST", "/v1/chat/completions", Access::kUser, &Service::chat},
         {"POST", "/v1/completions", Access::kUser, &Service::completions},
@@ -156,6 +156,8 @@ const RouteEntry* find_route(const std::string& method, const std::string& path,
     }
     return nullptr;
 }
+
+namespace {
 
 int64_t unix_now() {
     return int64_t(std::time(nullptr));

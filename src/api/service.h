@@ -20,6 +20,8 @@ struct ServiceOptions {
     std::string version = "0.1.0";
 };
 
+struct RouteEntry;
+
 class Service {
   public:
     Service(ops::ModelRegistry& models, gateway::Gateway& gateway, ServiceOptions options);
@@ -29,6 +31,9 @@ class Service {
   private:
     using Res = std::shared_ptr<server::Responder>;
     using Route = void (Service::*)(const server::Request&, const Res&, const Scope&);
+    // The route for `method` and `path`; `known` says whether the path exists at all.
+    static const RouteEntry* find_route(const std::string& method, const std::string& path,
+                                        bool& known);
 
     // Generation.
     void chat(const server::Request& req, const Res& res, const Scope& scope);

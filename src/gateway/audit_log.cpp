@@ -222,10 +222,12 @@ void AuditLog::append(AuditRecord record) {
     {
         std::unique_lock lock(s.mu);
         s.space_cv.wait(lock, [&] { return s.queue.size() < s.options.max_queue; });
-        if (s.queue.empty()) s.oldest_waiting = Clock::now();
+        const bool first = s.queue.empty();
+        if (first) s.oldest_waiting = Clock::now();
         s.queue.push_back(std::move(record));
         ++s.appended;
-        if (s.queue.size() < s.batch_records) return;
+        // The writer sleeps until a record arrives (then it times the batch) or a batch is full.
+        if (!first && s.queue.size() < s.batch_records) return;
     }
     s.writer_cv.notify_one();
 }

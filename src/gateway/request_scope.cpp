@@ -77,13 +77,13 @@ void RequestScope::note_guard(std::string note) {
 void RequestScope::charge_prompt(int64_t tokens) {
     std::lock_guard<std::mutex> lock(mu_);
     prompt_tokens_ += tokens;
-    if (identity_ && held_limits_) gateway_.accountant().charge(identity_->id, *held_limits_, tokens);
+    if (identity_ && held_limits_ && !finished_) gateway_.accountant().charge(identity_->id, *held_limits_, tokens);
 }
 
 void RequestScope::charge_completion(int64_t tokens) {
     std::lock_guard<std::mutex> lock(mu_);
     completion_tokens_ += tokens;
-    if (identity_ && held_limits_) gateway_.accountant().charge(identity_->id, *held_limits_, tokens);
+    if (identity_ && held_limits_ && !finished_) gateway_.accountant().charge(identity_->id, *held_limits_, tokens);
 }
 
 void RequestScope::set_prompt_text(std::string text) {
@@ -115,8 +115,10 @@ std::vector<std::pair<std::string, std::string>> RequestScope::rate_headers() co
     return rate_headers_;
 }
 
-// The request is over: nobody else holds the scope, so no lock is needed.
 void RequestScope::finish() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    finished_ = true;
     if (held_limits_ && identity_) gateway_.limiter().release(identity_->id);
     if (!model_slot_.empty()) gateway_.model_gate().release(model_slot_);
     const std::string_view key_id = identity_ ? key_id_of(*identity_) : std::string_view();

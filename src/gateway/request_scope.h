@@ -30,6 +30,10 @@ class RequestScope {
     RequestScope(const RequestScope&) = delete;
     RequestScope& operator=(const RequestScope&) = delete;
 
+    // The response is complete (or the client left): release the slots, record usage, write
+    // the audit record. Once; later calls (and the destructor) do nothing.
+    void finish();
+
     Gateway& gateway() const { return gateway_; }
     const std::string& request_id() const { return request_id_; }
     bool authenticated() const { return identity_.has_value(); }
@@ -56,7 +60,6 @@ class RequestScope {
     std::vector<std::pair<std::string, std::string>> rate_headers() const;
 
   private:
-    void finish();
 
     Gateway& gateway_;
     const std::string request_id_;
@@ -80,6 +83,7 @@ class RequestScope {
     std::optional<KeyLimits> held_limits_;  // a limiter slot to release
     std::string model_slot_;                // a model slot to release
     std::vector<std::pair<std::string, std::string>> rate_headers_;
+    bool finished_ = false;
 };
 
 }  // namespace citadel::gateway

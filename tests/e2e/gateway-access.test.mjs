@@ -89,7 +89,9 @@ describe('gateway: access matrix', () => {
         const res = await call(server, r.method, r.path, r.body, c.cred);
         if (res.status !== want) problems.push(`${c.name} × ${r.name}: ${res.status}, want ${want}: ${res.text.slice(0, 200)}`);
         else if (want === 401) assert.equal(res.headers.get('www-authenticate'), 'Bearer');
-        if (res.json?.error?.message === undefined) problems.push(`${c.name} × ${r.name}: no OpenAI error body`);
+        // OpenAI's error object, or Ollama's {"error": "..."} on /api routes.
+        const msg = r.path.startsWith('/api/') ? res.json?.error : res.json?.error?.message;
+        if (typeof msg !== 'string' || !msg) problems.push(`${c.name} × ${r.name}: no error message`);
       }
     }
     assert.deepEqual(problems, []);

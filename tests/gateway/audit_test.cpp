@@ -487,6 +487,21 @@ TEST_F(AuditLogTest, FlushPutsRecordsOnDiskBeforeTheInterval) {
     EXPECT_TRUE(log->flush().ok());  // nothing new: returns at once
 }
 
+// One record and no flush(): written once the interval has passed (the writer must wake up
+// for the first record of a batch, not only for a full batch).
+TEST_F(AuditLogTest, ALoneRecordIsWrittenAfterTheInterval) {
+    AuditOptions o = options();
+    o.flush_interval_ms = 50;
+    auto log = open(o);
+    log->append(make_record(1));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (log->records_written() < 1 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));  // polling, bounded
+    }
+    EXPECT_EQ(log->records_written(), 1u);
+    EXPECT_EQ(read_lines(path_).size(), 1u);
+}
+
 TEST_F(AuditLogTest, AFullBatchIsWrittenWithoutFlush) {
     AuditOptions o = options();
     o.flush_interval_ms = 600000;

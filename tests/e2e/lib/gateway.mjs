@@ -70,7 +70,7 @@ export async function startRedis(dir) {
   return {
     url: `redis://127.0.0.1:${port}`,
     stop: () => new Promise((resolve) => {
-      if (proc.exitCode !== null) return resolve();
+      if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
       proc.on('exit', resolve);
       proc.kill('SIGKILL');
     }),
