@@ -24,6 +24,11 @@ using ModelPtr = std::shared_ptr<ops::LoadedModel>;
 template <typename T>
 using Or = std::variant<T, ApiError>;
 
+gateway::Classifier* output_classifier(const Scope& scope) {
+    gateway::Classifier* c = scope->gateway().classifier();
+    return c && c->options().check_output ? c : nullptr;
+}
+
 int64_t unix_now() {
     return int64_t(std::time(nullptr));
 }
@@ -124,7 +129,8 @@ void start_chat(const ModelPtr& m, const ChatRequest& r, Wire wire, bool stream,
                  .stop = r.stop,
                  .logprobs = r.sampling.logprobs,
                  .n = r.n,
-                 .scope = scope};
+                 .scope = scope,
+                 .output_classifier = output_classifier(scope)};
     if (!r.tools.is_null() && r.tool_choice.mode != ToolChoice::Mode::kNone)
         spec.tool_format = detect_tool_format(m->template_source);
     auto job = std::make_shared<GenerationJob>(std::move(spec), m, res);
@@ -188,7 +194,8 @@ void start_completion(const ModelPtr& m, const CompletionRequest& r, Wire wire, 
                  .stop = r.stop,
                  .logprobs = r.sampling.logprobs,
                  .n = r.n,
-                 .scope = scope};
+                 .scope = scope,
+                 .output_classifier = output_classifier(scope)};
     auto job = std::make_shared<GenerationJob>(std::move(spec), m, res);
     auto [scanner, mode] = scope->gateway().output_guard(*scope);
     job->scan_output(std::move(scanner), mode);

@@ -323,7 +323,40 @@ UsageInfo GenerationJob::total_usage() const {
     return u;
 }
 
+// Every choice has finished. With an output classifier the reply is first shown to it
+// (asynchronously); then it is delivered.
 void GenerationJob::complete() {
+    gateway::Classifier* c = spec_.output_classifier;
+    if (!c || (spec_.stream && gone_)) return deliver(std::nullopt);
+    std::string text;
+    for (const auto& choice : choices_) {
+        text += (text.empty() ? "" : "\n") + choice->content;
+        for (const ToolCall& call : choice->calls) text += "\n" + call.name + " " + call.arguments;
+    }
+    const std::string request_id = spec_.scope ? spec_.scope->request_id() : spec_.meta.id;
+    c->check("output", std::move(text), spec_.meta.model, request_id,
+             [self = shared_from_this()](gateway::ClassifierVerdict v) {
+                 std::lock_guard<std::mutex> lock(self->mutex_);
+                 self->deliver(std::move(v));
+             });
+}
+
+// The classifier's verdict on the reply, in the audit record; whether it refused it.
+bool GenerationJob::refused(const std::optional<gateway::ClassifierVerdict>& v) {
+    if (!v) return false;
+    if (spec_.scope && (!v->allow || v->flagged || v->failed)) {
+        const std::string how = v->failed ? "failed" : v->allow ? "flag" : "block";
+        spec_.scope->note_guard("classifier.output:" + how + (v->reason.empty() ? "" : ":" + v->reason));
+    }
+    return !v->allow;
+}
+
+void GenerationJob::deliver(std::optional<gateway::ClassifierVerdict> verdict) {
+    const bool blocked = refused(verdict);
+    const ApiError blocked_error{
+        .message = "The reply was withheld by the content classifier" +
+                   (verdict && !verdict->reason.empty() ? ": " + verdict->reason + "." : std::string(".")),
+        .code = "content_blocked"};
     const UsageInfo usage = total_usage();
     const Clock::time_point now = Clock::now();
     OllamaTimings timings{.total_ns = nanos(now - started_),
@@ -334,6 +367,10 @@ void GenerationJob::complete() {
     const Choice& first = *choices_.front();
     if (spec_.stream) {
         if (gone_) return;
+        if (blocked) {  // what was streamed cannot be taken back: an error event ends it
+            responder_->write(ollama(spec_.wire) ? ollama_error_body(blocked_error) + "\n"
+                                                 : sse(error_body(blocked_error)));
+        }
         if (spec_.wire == Wire::kOllamaChat) {
             responder_->write(
                 ollama_chat_line(spec_.meta.model, "", {}, true, first.finish_reason, &timings));
@@ -388,6 +425,7 @@ void GenerationJob::complete() {
     // subtract it from their latency to see the server's own overhead.
     char timing[64];
     std::snprintf(timing, sizeof timing, "engine;dur=%.3f", double(nanos(now - started_)) / 1e6);
+    if (blocked) return send_error(*responder_, blocked_error, ollama(spec_.wire));
     responder_->send(200, "application/json", std::move(body), {{"Server-Timing", timing}});
 }
 

@@ -19,6 +19,7 @@
 #include "api/openai_response.h"
 #include "api/tool_calls.h"
 #include "engine/request.h"
+#include "gateway/classifier.h"
 #include "gateway/pii_stream.h"
 #include "gateway/request_scope.h"
 #include "ops/model_registry.h"
@@ -42,6 +43,9 @@ struct JobSpec {
     // The gateway's view of the request: tokens are charged to it as they stream, the
     // completion's text is recorded when the audit log wants it. Null in unit tests.
     std::shared_ptr<gateway::RequestScope> scope;
+    // Shown the finished reply before it is delivered (non-streamed: a refusal replaces it
+    // with a 400; streamed: an error event ends the stream). Null: not asked.
+    gateway::Classifier* output_classifier = nullptr;
 };
 
 struct ChoiceSpec {
@@ -75,6 +79,8 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     void write_delta(Choice& c, const std::string& content, const std::vector<ToolCall>& calls,
                      const std::vector<TokenInfo>* logprobs, const std::string* finish_reason);
     void complete();
+    void deliver(std::optional<gateway::ClassifierVerdict> verdict);
+    bool refused(const std::optional<gateway::ClassifierVerdict>& verdict);
     void cancel_all();
     void cancel_all_locked();
     TokenInfo token_info(const EngineEvent& e) const;

@@ -71,7 +71,8 @@ describe('gateway: guards and audit', () => {
     server = await startServer({
       args: ['-m', `tiny=${tinyModel()}`, '--port', '0', '--host', '127.0.0.1', '--kv-mem', '64MiB', '-c', '1024', '-t', '1',
         '--data-dir', dir, '--pii-input', 'redact', '--pii-output', 'redact', '--audit-text',
-        '--classifier-url', `http://127.0.0.1:${classifier.address().port}/check`, '--classifier-timeout', '500ms'],
+        '--classifier-url', `http://127.0.0.1:${classifier.address().port}/check`, '--classifier-timeout', '500ms',
+        '--classifier-stages', 'input,output'],
     });
   });
   after(async () => {
@@ -162,6 +163,24 @@ describe('gateway: guards and audit', () => {
       { model: 'tiny', messages: [{ role: 'user', content: 'slow-topic' }], max_tokens: 2 }, key);
     assert.equal(slow.status, 400, slow.text);
     assert.ok(Date.now() - t0 < 2500, 'the classifier time limit holds');
+  });
+
+  test('the classifier sees the reply too: a refused reply is withheld (whole) or ends the stream with an error', async () => {
+    const body = (stream) => ({
+      model: 'tiny', messages: [{ role: 'user', content: 'call it' }], max_tokens: 60, stream,
+      tools: [{ type: 'function', function: { name: 'forbidden-topic', parameters: { type: 'object', properties: {} } } }],
+      tool_choice: { type: 'function', function: { name: 'forbidden-topic' } },
+    });
+    const whole = await call(server, 'POST', '/v1/chat/completions', body(false), key);
+    assert.equal(whole.status, 400, whole.text);
+    assert.equal(whole.json.error.code, 'content_blocked');
+    assert.equal(classified.at(-1).stage, 'output');
+    const streamed = await call(server, 'POST', '/v1/chat/completions', body(true), key);
+    assert.equal(streamed.status, 200);
+    assert.match(streamed.text, /data: \{"error":\{[^\n]*content_blocked/);
+    assert.ok(streamed.text.trimEnd().endsWith('data: [DONE]'));
+    const fine = await call(server, 'POST', '/v1/chat/completions', { model: 'tiny', messages: [{ role: 'user', content: 'hi' }], max_tokens: 3 }, key);
+    assert.equal(fine.status, 200, fine.text);
   });
 
   test('audit log: one record per request, chain verifies, and tampering is detected', async () => {
