@@ -32,6 +32,7 @@ struct ClassifierOptions {
     std::string url;  // http://host[:port][/path]: anything else (https too) is an error
     int timeout_ms = 1000;
     bool fail_open = false;  // a failure allows (true) or refuses (false) the request
+    // Which stages the caller asks about; carried here for it, the Classifier does not filter.
     bool check_input = true;
     bool check_output = false;
 };

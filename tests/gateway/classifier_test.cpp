@@ -1,6 +1,14 @@
 // The classifier hook against a real HTTP server on a loopback port: verdicts, every kind of
 // failure (timeout, refused, 500, garbage, oversize, closed connection), fail_open, keep-alive
 // reuse and its retry, concurrency, and shutdown with checks pending.
+
+// GCC 12 with the sanitizers reports a false -Wmaybe-uninitialized inside Beast's parser (a
+// boost::optional in basic_parser::content_length_unchecked, inlined into put()), as in
+// server/connection.cpp.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include "gateway/classifier.h"
 
 #include <gtest/gtest.h>
