@@ -257,6 +257,7 @@ void Service::chat(const Request& req, const Res& res, const Scope& scope) {
     Parsed<ChatRequest> p = parse_chat_request(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
     auto r = std::make_shared<ChatRequest>(std::move(std::get<ChatRequest>(p)));
+    if (is_stub(r->model)) return stub_chat(*r, res, scope);
     auto m = resolve(r->model);
     if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
     ModelPtr model = std::get<ModelPtr>(m);

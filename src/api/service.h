@@ -18,6 +18,9 @@ namespace citadel::api {
 
 struct ServiceOptions {
     std::string version = "0.1.0";
+    // Benchmarks: models that answer /v1/chat/completions at once with a fixed reply, after
+    // every gateway filter, so the gateway's own cost can be measured (--bench-stub-model).
+    std::vector<std::string> stub_models;
 };
 
 struct RouteEntry;
@@ -62,6 +65,9 @@ class Service {
     std::optional<ApiError> admit(const Scope& scope, const std::string& model);
     // Input guards on the texts; the error to answer, or nothing (texts may be redacted).
     std::optional<ApiError> guard(const Scope& scope, const MessageTexts& texts);
+
+    bool is_stub(const std::string& model) const;
+    void stub_chat(const ChatRequest& r, const Res& res, const Scope& scope);
 
     // The ready model called `name` (the only one when `name` is empty and one is
     // configured), or the error to answer: 404 unknown, 503 still loading or failed.

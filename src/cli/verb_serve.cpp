@@ -43,6 +43,7 @@ struct ServeArgs {
     std::string demo_dir;
     std::string demo_tokenizer;
     bool verbose = false;
+    std::vector<std::string> stub_models;
     GatewayArgs gateway;
 };
 
@@ -79,6 +80,9 @@ void add_options(CLI::App& c, ServeArgs& a) {
         ->default_val(a.io_threads);
     c.add_flag("-v,--verbose", a.verbose, "Debug logs (connections, requests)");
     add_gateway_options(c, a.gateway);
+    c.add_option("--bench-stub-model", a.stub_models,
+                 "Benchmarks: a chat model that answers at once with a fixed reply, after every "
+                 "gateway filter (repeatable)");
     c.add_option("--demo-dir", a.demo_dir,
                  "Where the random-weights demo model is written when no model is configured");
     c.add_option("--demo-tokenizer", a.demo_tokenizer,
@@ -146,7 +150,7 @@ Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a) {
         if (!s) return s.status();
         specs.push_back(std::move(*s));
     }
-    if (specs.empty()) {
+    if (specs.empty() && a.stub_models.empty()) {
         Result<ops::ModelSpec> demo = demo_model(a);
         if (!demo) return Status::error("demo model: " + demo.error());
         specs.push_back(std::move(*demo));
@@ -224,7 +228,7 @@ int run(CLI::App& cmd, ServeArgs& a) {
     if (!gw) return fail(gw.error());
     hint_first_key(**gw);
     ops::ModelRegistry registry(std::move(*specs), *engine);
-    api::Service service(registry, **gw, {});
+    api::Service service(registry, **gw, {.stub_models = a.stub_models});
     Result<std::unique_ptr<server::HttpServer>> server = server::HttpServer::start(
         a.host, a.port, *limits,
         [&service](server::Request&& req, std::shared_ptr<server::Responder> res) {
