@@ -11,7 +11,7 @@ PORT ?= 8080
 DEMO_TOKENIZER := $(wildcard $(SHARED)/reference/tokenizer/hf/qwen3)
 
 .PHONY: all bootstrap build run test unit-test check e2e-test asan-test fuzz bench bench-batch \
-	bench-serve clean
+	bench-serve bench-gateway clean
 
 all: build
 
@@ -27,9 +27,15 @@ $(BUILD)/build.ninja: .bootstrap-done CMakeLists.txt
 build: $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 
+# Authentication is on: the first run makes an admin API key in $(DATA)/admin.key (0600).
+DATA ?= $(BUILD)/citadel-data
 run: build
+	@mkdir -p $(DATA) && chmod 700 $(DATA)
+	@test -s $(DATA)/admin.key || { umask 077 && $(BUILD)/citadel keys create --db $(DATA)/keys.db \
+		--name admin --role admin > $(DATA)/admin.key; }
+	@echo "citadel: API key (admin) in $(DATA)/admin.key; send it as 'Authorization: Bearer <key>'"
 	$(BUILD)/citadel serve --port $(PORT) $(if $(MODEL),-m $(MODEL)) \
-		$(if $(CONFIG),--config $(CONFIG)) --demo-dir $(BUILD) \
+		$(if $(CONFIG),--config $(CONFIG)) --demo-dir $(BUILD) --data-dir $(DATA) \
 		$(if $(DEMO_TOKENIZER),--demo-tokenizer $(DEMO_TOKENIZER))
 
 unit-test: build
@@ -66,6 +72,10 @@ bench-batch: build
 
 bench-serve: build
 	node bench/serve_load.mjs --record
+
+# The gateway's added latency and throughput against nginx checking keys (bench/RESULTS.md).
+bench-gateway: build
+	bash bench/gateway_bench.sh --record
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

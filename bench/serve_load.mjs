@@ -54,7 +54,8 @@ function makeModel() {
 async function startServer(model) {
   const proc = spawn(citadel, ['serve', '-m', `m=${model}`, '--port', '0', '--kv-mem', '256MiB',
     '-c', '1024', '--max-seqs', String(N_STREAMS), '--max-connections', String(N_IDLE + 512),
-    '--idle-timeout', '10m'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--idle-timeout', '10m', '--no-auth', '--no-audit', '--data-dir', os.tmpdir()],
+    { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   const port = await new Promise((resolve, reject) => {
     proc.stderr.on('data', (d) => {

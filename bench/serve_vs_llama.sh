@@ -44,8 +44,9 @@ wait_ready() {  # url
 run_one() {  # name
   local pid
   if [ "$1" = citadel ]; then
+    # Engines compared as llama-server runs: no credentials, no audit log.
     build/citadel serve -m m="$MODEL" --port $PORT -t "$THREADS" -c 16384 --max-seqs "$NP" \
-      2>"$OUT/citadel.log" & pid=$!
+      --no-auth --no-audit --data-dir "$OUT" 2>"$OUT/citadel.log" & pid=$!
     wait_ready "http://127.0.0.1:$PORT/ready"
   else
     "$LLAMA_SERVER" -m "$MODEL" --port $PORT -t "$THREADS" -np "$NP" -c 16384 \

@@ -214,3 +214,50 @@ describe('gateway: guards and audit', () => {
     assert.match(v2.stderr, /line 3/);
   });
 });
+
+describe('gateway: PII policy per key and model from the YAML file', () => {
+  let server, dir, strict, relaxed;
+  before(async () => {
+    dir = tempDataDir();
+    const db = path.join(dir, 'keys.db');
+    strict = createKey(db, 'strict-app', ['--role', 'user']);
+    relaxed = createKey(db, 'relaxed-app', ['--role', 'user']);
+    const cfg = path.join(dir, 'citadel.yaml');
+    fs.writeFileSync(cfg, [
+      'pii-input: redact',
+      'gateway:',
+      '  pii:',
+      '    keys:',
+      '      strict-app: {input: block}',
+      '      relaxed-app: {input: log}',
+      '    patterns:',
+      "      - {name: EMPLOYEE_ID, regex: 'EMP-[0-9]{6}', max-length: 10}",
+      '',
+    ].join('\n'));
+    server = await startServer({
+      args: ['-m', `tiny=${tinyModel()}`, '--port', '0', '--host', '127.0.0.1', '--kv-mem', '32MiB', '-t', '1',
+        '--data-dir', dir, '--config', cfg, '--audit-text'],
+    });
+  });
+  after(async () => {
+    if (server) await expectCleanExit(server);
+  });
+
+  test('block for one key, log for another; a custom pattern is PII too', async () => {
+    const ask = (content, cred, id) => call(server, 'POST', '/v1/chat/completions',
+      { model: 'tiny', messages: [{ role: 'user', content }], max_tokens: 2 }, cred, { 'x-request-id': id });
+    const blocked = await ask('my number is 13812345678', strict, 'strict-1');
+    assert.equal(blocked.status, 400, blocked.text);
+    assert.equal(blocked.json.error.code, 'pii_detected');
+    assert.match(blocked.json.error.message, /PHONE/);
+    const custom = await ask('badge EMP-123456 please', strict, 'strict-2');
+    assert.equal(custom.status, 400);
+    assert.match(custom.json.error.message, /EMPLOYEE_ID/);
+    const logged = await ask('my number is 13812345678', relaxed, 'relaxed-1');
+    assert.equal(logged.status, 200, logged.text);
+    const recs = await auditFlushed(path.join(dir, 'audit.jsonl'), (rs) => rs.some((x) => x.request_id === 'relaxed-1'));
+    const rec = recs.find((x) => x.request_id === 'relaxed-1');
+    assert.ok(rec.prompt.includes('13812345678'), 'log mode keeps the text');
+    assert.ok(rec.guards.includes('pii.input:log:PHONE'), JSON.stringify(rec.guards));
+  });
+});
