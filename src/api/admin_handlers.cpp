@@ -5,6 +5,7 @@
 
 #include "api/respond.h"
 #include "api/service.h"
+#include "gateway/clock.h"
 #include "gateway/key_store.h"
 
 namespace citadel::api {
@@ -109,21 +110,22 @@ std::string query_value(const std::string& query, const std::string& name) {
     return {};
 }
 
-std::string utc_day(int64_t unix) {
-    const std::time_t t = std::time_t(unix);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[16];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d", &tm);
-    return buf;
-}
-
 bool is_day(const std::string& s) {
     if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
     for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9}) {
         if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
     }
     return true;
+}
+
+// A Prometheus label value: backslash, quote and newline escaped.
+std::string label(const std::string& v) {
+    std::string out;
+    for (char c : v) {
+        if (c == '\\' || c == '"') out += '\\';
+        out += c == '\n' ? std::string("\\n") : std::string(1, c);
+    }
+    return out;
 }
 
 ApiError store_error(const std::string& message) {
@@ -183,7 +185,7 @@ void Service::admin_key_action(const Request& req, const Res& res, const Scope&)
 void Service::admin_usage(const Request& req, const Res& res, const Scope&) {
     gateway::KeyStore* keys = gateway_.keys();
     if (!keys) return send_error(*res, no_key_store());
-    const std::string today = utc_day(int64_t(std::time(nullptr)));
+    const std::string today = gateway::format_utc(int64_t(std::time(nullptr)), "%Y-%m-%d");
     std::string from = query_value(req.query, "from"), to = query_value(req.query, "to");
     if (from.empty()) from = today;
     if (to.empty()) to = today;
@@ -234,7 +236,7 @@ void Service::metrics(const Request&, const Res& res, const Scope&) {
         out += std::string("# HELP ") + m.name + " " + m.help + "\n# TYPE " + m.name + " " +
                m.type + "\n";
         for (const auto& [name, s] : stats)
-            out += std::string(m.name) + "{model=\"" + name + "\"} " + std::to_string(m.get(s)) + "\n";
+            out += std::string(m.name) + "{model=\"" + label(name) + "\"} " + std::to_string(m.get(s)) + "\n";
     }
     res->send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(out));
 }

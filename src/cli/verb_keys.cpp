@@ -6,6 +6,7 @@
 
 #include "cli/common.h"
 #include "cli/verbs.h"
+#include "gateway/clock.h"
 #include "gateway/key_store.h"
 
 namespace citadel::cli {
@@ -27,13 +28,7 @@ int64_t now() {
 }
 
 std::string when(int64_t t) {
-    if (t == 0) return "-";
-    const std::time_t tt = std::time_t(t);
-    std::tm tm{};
-    gmtime_r(&tt, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
-    return buf;
+    return t == 0 ? "-" : gateway::format_utc(t, "%Y-%m-%d %H:%M");
 }
 
 std::string limits_text(const gateway::KeyLimits& l) {

@@ -1,5 +1,7 @@
 #include "gateway/accountant.h"
 
+#include "gateway/clock.h"
+
 #include <chrono>
 
 #include "gateway/limiter.h"
@@ -7,11 +9,6 @@
 namespace citadel::gateway {
 namespace {
 
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 }  // namespace
 
@@ -44,7 +41,7 @@ void Accountant::flush() {
 }
 
 void Accountant::apply(std::map<std::string, Pending>& batch) {
-    const int64_t now = now_ms();
+    const int64_t now = unix_now_ms();
     for (const auto& [id, p] : batch) limiter_.charge(id, p.limits, p.tokens, now);
 }
 

@@ -6,6 +6,7 @@
 #include "core/log.h"
 #include "gateway/accountant.h"
 #include "gateway/audit_log.h"
+#include "gateway/clock.h"
 #include "gateway/classifier.h"
 #include "gateway/injection.h"
 #include "gateway/jwt.h"
@@ -17,11 +18,6 @@
 namespace citadel::gateway {
 namespace {
 
-int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 Denial unauthorized(std::string message, std::string code) {
     Denial d;
@@ -233,7 +229,7 @@ std::optional<Denial> Gateway::admit(RequestScope& scope, const std::string& mod
         d.headers = {{"Retry-After", "1"}};
         return d;
     }
-    const Admission a = limiter_->admit(id.id, id.limits, now_ms());
+    const Admission a = limiter_->admit(id.id, id.limits, unix_now_ms());
     if (!a.ok()) {
         model_gate_->release(model);
         Denial d;

@@ -4,6 +4,7 @@
 
 #include "gateway/accountant.h"
 #include "gateway/audit_log.h"
+#include "gateway/clock.h"
 #include "gateway/gateway.h"
 #include "gateway/key_store.h"
 #include "gateway/limiter.h"
@@ -11,12 +12,6 @@
 
 namespace citadel::gateway {
 namespace {
-
-int64_t unix_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
 
 // "key:abc" -> "abc": the key store's usage rows are per key id.
 std::string_view key_id_of(const Identity& id) {
@@ -35,7 +30,7 @@ RequestScope::RequestScope(Gateway& gateway, std::string request_id, std::string
       audited_(audited && gateway.audit() != nullptr),
       wants_text_(audited_ && gateway.config().audit && gateway.config().audit->record_text),
       started_(std::chrono::steady_clock::now()),
-      started_unix_ms_(unix_ms()) {}
+      started_unix_ms_(unix_now_ms()) {}
 
 RequestScope::~RequestScope() {
     finish();
