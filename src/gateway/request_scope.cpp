@@ -4,6 +4,7 @@
 
 #include "gateway/accountant.h"
 #include "gateway/audit_log.h"
+#include "core/log.h"
 #include "gateway/clock.h"
 #include "gateway/gateway.h"
 #include "gateway/key_store.h"
@@ -27,8 +28,8 @@ RequestScope::RequestScope(Gateway& gateway, std::string request_id, std::string
       request_id_(std::move(request_id)),
       route_(std::move(route)),
       client_(std::move(client)),
-      audited_(audited && gateway.audit() != nullptr),
-      wants_text_(audited_ && gateway.config().audit && gateway.config().audit->record_text),
+      audited_(audited),
+      wants_text_(audited && gateway.audit() && gateway.config().audit->record_text),
       started_(std::chrono::steady_clock::now()),
       started_unix_ms_(unix_now_ms()) {}
 
@@ -110,6 +111,27 @@ std::vector<std::pair<std::string, std::string>> RequestScope::rate_headers() co
     return rate_headers_;
 }
 
+// The access log line: one structured event per request (mu_ held).
+void RequestScope::log_request() const {
+    std::string guards;
+    for (const std::string& g : guards_) guards += (guards.empty() ? "" : ",") + g;
+    const int64_t latency_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   std::chrono::steady_clock::now() - started_)
+                                   .count();
+    log_event(status_ >= 500 ? LogLevel::kWarn : LogLevel::kInfo, "request",
+              {{"request_id", request_id_},
+               {"identity", identity_ ? identity_->id : std::string()},
+               {"model", model_},
+               {"route", route_},
+               {"client", client_},
+               {"status", status_ == 0 ? 500 : status_},
+               {"latency_ms", latency_ms},
+               {"prompt_tokens", prompt_tokens_},
+               {"completion_tokens", completion_tokens_},
+               {"guards", guards},
+               {"error", error_}});
+}
+
 void RequestScope::finish() {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) return;
@@ -121,7 +143,9 @@ void RequestScope::finish() {
         gateway_.keys()->add_usage(std::string(key_id), prompt_tokens_, completion_tokens_,
                                    started_unix_ms_ / 1000);
     }
-    if (!audited_) return;
+    if (!audited_) return;  // probes: neither logged nor audited
+    log_request();
+    if (!gateway_.audit()) return;
     AuditRecord r;
     r.time_ms = started_unix_ms_;
     r.request_id = request_id_;

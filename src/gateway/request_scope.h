@@ -1,8 +1,9 @@
 // One request's passage through the gateway: who asked, what was decided, what it cost.
 // Created when the request arrives; whoever still needs it (the responder, a generation job)
-// holds a shared_ptr. When the last holder lets go the request is over: the limiter's
-// concurrency slot and the model slot are released, usage is recorded for the identity, and
-// one audit record is written (routes marked unaudited, the probes, write none).
+// holds a shared_ptr. When the response ends (finish(), or the last holder lets go) the
+// request is over: the limiter's concurrency slot and the model slot are released, usage is
+// recorded for the identity, one access-log event is logged and one audit record is written
+// (routes marked unaudited, the probes, write neither).
 //
 // Threads: the setters may be called from any thread (I/O threads, the engine thread, the
 // classifier's thread); a mutex guards the record.
@@ -60,6 +61,7 @@ class RequestScope {
     std::vector<std::pair<std::string, std::string>> rate_headers() const;
 
   private:
+    void log_request() const;
 
     Gateway& gateway_;
     const std::string request_id_;

@@ -136,6 +136,19 @@ describe('gateway: access matrix', () => {
     assert.deepEqual(restricted.json.data.map((m) => m.id), ['stories']);
   });
 
+  test('each request is one structured JSON log line with its id, identity and outcome', async () => {
+    const r = await call(server, 'GET', '/v1/models', undefined, adminKey, { 'x-request-id': 'log-line-1' });
+    assert.equal(r.headers.get('x-request-id'), 'log-line-1');
+    await sleep(100);
+    const lines = server.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+    const rec = lines.find((l) => l.msg === 'request' && l.request_id === 'log-line-1');
+    assert.ok(rec, server.tail());
+    assert.equal(rec.status, 200);
+    assert.equal(rec.route, 'GET /v1/models');
+    assert.match(rec.identity, /^key:/);
+    assert.ok(!server.stderr.includes(adminKey), 'keys never reach the log');
+  });
+
   test('admin API: create, use, rotate, revoke keys; usage is counted', async () => {
     const made = await call(server, 'POST', '/admin/keys', { name: 'made-by-api', role: 'user', models: ['tiny'], rpm: 100 }, adminKey);
     assert.equal(made.status, 201, made.text);
