@@ -206,6 +206,24 @@ void Service::admin_usage(const Request& req, const Res& res, const Scope&) {
               dump({{"object", "list"}, {"from", from}, {"to", to}, {"data", std::move(data)}}));
 }
 
+// POST /admin/models/{id}/load (starts loading, 202) and /admin/models/{id}/unload (200, or
+// 409 while the model serves requests).
+void Service::admin_model_action(const Request& req, const Res& res, const Scope&) {
+    const std::string rest = req.path.substr(std::string_view("/admin/models/").size());
+    const size_t slash = rest.rfind('/');
+    const std::string name = slash == std::string::npos ? "" : rest.substr(0, slash);
+    const std::string action = slash == std::string::npos ? "" : rest.substr(slash + 1);
+    if (name.empty() || (action != "load" && action != "unload"))
+        return send_error(*res, not_found("unknown route: POST " + req.path));
+    if (!models_.find(name))
+        return send_error(*res, not_found("The model '" + name + "' does not exist", "model_not_found"));
+    Status s = action == "load" ? models_.load(name) : models_.unload(name);
+    if (!s.ok()) return send_error(*res, {.status = 409, .message = s.message()});
+    const auto e = models_.find(name);
+    send_json(*res, action == "load" ? 202 : 200,
+              dump({{"id", name}, {"state", ops::model_state_name(e ? e->state : ops::ModelState::kUnloaded)}}));
+}
+
 void Service::metrics(const Request&, const Res& res, const Scope&) {
     struct Metric {
         const char* name;

@@ -258,15 +258,17 @@ void Service::chat(const Request& req, const Res& res, const Scope& scope) {
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
     auto r = std::make_shared<ChatRequest>(std::move(std::get<ChatRequest>(p)));
     if (is_stub(r->model)) return stub_chat(*r, res, scope);
-    auto m = resolve(r->model);
-    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
-    ModelPtr model = std::get<ModelPtr>(m);
-    if (auto err = admit(scope, model->name)) return send_error(*res, *err);
+    auto name = model_name(r->model);
+    if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err);
+    const std::string model = std::get<std::string>(name);
+    if (auto err = admit(scope, model)) return send_error(*res, *err);
     const MessageTexts texts = message_texts(r->messages);
     if (auto err = guard(scope, texts)) return send_error(*res, *err);
     if (scope->wants_text()) scope->set_prompt_text(r->messages.dump());
-    classify_then(gateway_, scope, res, false, untrusted_text(texts), [=] {
-        start_chat(model, *r, Wire::kChat, r->stream, res, scope);
+    classify_then(gateway_, scope, res, false, untrusted_text(texts), [=, this] {
+        with_model(model, res, false, [=](ModelPtr m) {
+            start_chat(m, *r, Wire::kChat, r->stream, res, scope);
+        });
     });
 }
 
@@ -274,10 +276,10 @@ void Service::completions(const Request& req, const Res& res, const Scope& scope
     Parsed<CompletionRequest> p = parse_completion_request(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
     auto r = std::make_shared<CompletionRequest>(std::move(std::get<CompletionRequest>(p)));
-    auto m = resolve(r->model);
-    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
-    ModelPtr model = std::get<ModelPtr>(m);
-    if (auto err = admit(scope, model->name)) return send_error(*res, *err);
+    auto name = model_name(r->model);
+    if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err);
+    const std::string model = std::get<std::string>(name);
+    if (auto err = admit(scope, model)) return send_error(*res, *err);
     MessageTexts texts;
     for (CompletionPrompt& prompt : r->prompts) {
         if (prompt.is_tokens) continue;
@@ -286,8 +288,10 @@ void Service::completions(const Request& req, const Res& res, const Scope& scope
     }
     if (auto err = guard(scope, texts)) return send_error(*res, *err);
     if (scope->wants_text()) scope->set_prompt_text(untrusted_text(texts));
-    classify_then(gateway_, scope, res, false, untrusted_text(texts), [=] {
-        start_completion(model, *r, Wire::kCompletion, r->stream, res, scope);
+    classify_then(gateway_, scope, res, false, untrusted_text(texts), [=, this] {
+        with_model(model, res, false, [=](ModelPtr m) {
+            start_completion(m, *r, Wire::kCompletion, r->stream, res, scope);
+        });
     });
 }
 
@@ -295,15 +299,17 @@ void Service::ollama_chat(const Request& req, const Res& res, const Scope& scope
     Parsed<OllamaChatRequest> p = parse_ollama_chat(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
     auto r = std::make_shared<OllamaChatRequest>(std::move(std::get<OllamaChatRequest>(p)));
-    auto m = resolve(r->chat.model);
-    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err, true);
-    ModelPtr model = std::get<ModelPtr>(m);
-    if (auto err = admit(scope, model->name)) return send_error(*res, *err, true);
+    auto name = model_name(r->chat.model);
+    if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err, true);
+    const std::string model = std::get<std::string>(name);
+    if (auto err = admit(scope, model)) return send_error(*res, *err, true);
     const MessageTexts texts = message_texts(r->chat.messages);
     if (auto err = guard(scope, texts)) return send_error(*res, *err, true);
     if (scope->wants_text()) scope->set_prompt_text(r->chat.messages.dump());
-    classify_then(gateway_, scope, res, true, untrusted_text(texts), [=] {
-        start_chat(model, r->chat, Wire::kOllamaChat, r->stream, res, scope);
+    classify_then(gateway_, scope, res, true, untrusted_text(texts), [=, this] {
+        with_model(model, res, true, [=](ModelPtr m) {
+            start_chat(m, r->chat, Wire::kOllamaChat, r->stream, res, scope);
+        });
     });
 }
 
@@ -311,15 +317,16 @@ void Service::ollama_generate(const Request& req, const Res& res, const Scope& s
     Parsed<OllamaGenerateRequest> p = parse_ollama_generate(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
     auto r = std::make_shared<OllamaGenerateRequest>(std::move(std::get<OllamaGenerateRequest>(p)));
-    auto m = resolve(r->model);
-    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err, true);
-    ModelPtr model = std::get<ModelPtr>(m);
-    if (auto err = admit(scope, model->name)) return send_error(*res, *err, true);
+    auto name = model_name(r->model);
+    if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err, true);
+    const std::string model = std::get<std::string>(name);
+    if (auto err = admit(scope, model)) return send_error(*res, *err, true);
     MessageTexts texts{.all = {&r->prompt, &r->system}, .untrusted = {&r->prompt}};
     if (auto err = guard(scope, texts)) return send_error(*res, *err, true);
     if (scope->wants_text()) scope->set_prompt_text(r->system + "\n" + r->prompt);
-    classify_then(gateway_, scope, res, true, r->prompt,
-                  [=] { generate_ollama(model, *r, res, scope); });
+    classify_then(gateway_, scope, res, true, r->prompt, [=, this] {
+        with_model(model, res, true, [=](ModelPtr m) { generate_ollama(m, *r, res, scope); });
+    });
 }
 
 }  // namespace citadel::api

@@ -203,6 +203,7 @@ Json model_json(const ModelInfo& m) {
     j["created"] = m.created;
     j["owned_by"] = m.owned_by;
     if (m.max_model_len > 0) j["max_model_len"] = m.max_model_len;
+    if (!m.state.empty()) j["state"] = m.state;
     return j;
 }
 

@@ -96,6 +96,7 @@ struct ModelInfo {
     int64_t created = 0;
     std::string owned_by = "citadel";
     int64_t max_model_len = 0;  // 0: left out
+    std::string state;          // "ready", "loading", "unloaded", "failed"; empty: left out
 };
 std::string model_list(const std::vector<ModelInfo>& models);  // {"object": "list", "data"}
 std::string model_object(const ModelInfo& model);  // {"id", "object": "model", "created", …}

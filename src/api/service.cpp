@@ -147,6 +147,7 @@ const RouteEntry* Service::find_route(const std::string& method, const std::stri
         {"DELETE", "/admin/keys/", Access::kAdmin, &Service::admin_key_action},
         {"POST", "/admin/keys/", Access::kAdmin, &Service::admin_key_action},
         {"GET", "/admin/usage", Access::kAdmin, &Service::admin_usage},
+        {"POST", "/admin/models/", Access::kAdmin, &Service::admin_model_action},
     };
     known = false;
     for (const RouteEntry& r : kRoutes) {
@@ -214,35 +215,36 @@ static bool visible(const Scope& scope, const std::string& model) {
     return !scope->authenticated() || gateway::model_allowed(scope->identity(), model);
 }
 
-std::variant<std::shared_ptr<ops::LoadedModel>, ApiError> Service::resolve(
-    const std::string& name) const {
-    std::optional<ops::ModelRegistry::Entry> e;
+std::variant<std::string, ApiError> Service::model_name(const std::string& name) const {
     if (name.empty()) {
         std::vector<ops::ModelRegistry::Entry> all = models_.list();
         if (all.size() != 1)
             return ApiError{.message = "the model field is required", .param = "model"};
-        e = std::move(all.front());
-    } else {
-        e = models_.find(name);
+        return all.front().name;
     }
-    if (!e) {
-        return ApiError{.status = 404,
-                        .message = "The model '" + name + "' does not exist",
-                        .type = "invalid_request_error",
-                        .param = "model",
-                        .code = "model_not_found"};
-    }
-    if (e->state == ops::ModelState::kLoading) {
-        return ApiError{.status = 503,
-                        .message = "model '" + e->name + "' is still loading; retry shortly",
-                        .type = "overloaded_error"};
-    }
-    if (e->state == ops::ModelState::kFailed) {
-        return ApiError{.status = 503,
-                        .message = "model '" + e->name + "' failed to load: " + e->error,
-                        .type = "server_error"};
-    }
-    return e->loaded;
+    if (models_.find(name)) return name;
+    return ApiError{.status = 404,
+                    .message = "The model '" + name + "' does not exist",
+                    .type = "invalid_request_error",
+                    .param = "model",
+                    .code = "model_not_found"};
+}
+
+void Service::with_model(const std::string& name, const Res& res, bool ollama,
+                         std::function<void(std::shared_ptr<ops::LoadedModel>)> go) {
+    models_.acquire(name, [res, ollama, go = std::move(go)](std::shared_ptr<ops::LoadedModel> m,
+                                                           int status, std::string error) {
+        if (m) return go(std::move(m));
+        ApiError e;
+        e.status = status;
+        e.message = std::move(error);
+        e.type = status == 404 ? "invalid_request_error" : "overloaded_error";
+        if (status == 404) {
+            e.param = "model";
+            e.code = "model_not_found";
+        }
+        send_error(*res, e, ollama);
+    });
 }
 
 void Service::health(const Request&, const Res& res, const Scope& scope) {
@@ -266,6 +268,7 @@ void Service::list_models(const Request&, const Res& res, const Scope& scope) {
     for (const auto& e : models_.list()) {
         if (!visible(scope, e.name)) continue;
         ModelInfo m{.id = e.name};
+        m.state = ops::model_state_name(e.state);
         if (e.loaded) {
             m.created = e.loaded->created_unix;
             m.max_model_len = e.loaded->engine ? e.loaded->engine->n_ctx() : 0;
@@ -289,6 +292,7 @@ void Service::get_model(const Request& req, const Res& res, const Scope& scope) 
     if (auto d = gateway_.authorize_model(scope->identity(), e->name))
         return send_error(*res, to_api_error(*d));
     ModelInfo m{.id = e->name};
+    m.state = ops::model_state_name(e->state);
     if (e->loaded) {
         m.created = e->loaded->created_unix;
         m.max_model_len = e->loaded->engine ? e->loaded->engine->n_ctx() : 0;
@@ -299,43 +303,45 @@ void Service::get_model(const Request& req, const Res& res, const Scope& scope) 
 void Service::tokenize(const Request& req, const Res& res, const Scope& scope) {
     Parsed<TokenizeRequest> p = parse_tokenize(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
-    const TokenizeRequest& t = std::get<TokenizeRequest>(p);
-    auto m = resolve(t.model);
-    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
-    const auto& model = std::get<std::shared_ptr<ops::LoadedModel>>(m);
-    if (auto d = gateway_.authorize_model(scope->identity(), model->name))
+    const TokenizeRequest t = std::get<TokenizeRequest>(std::move(p));
+    auto name = model_name(t.model);
+    if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err);
+    if (auto d = gateway_.authorize_model(scope->identity(), std::get<std::string>(name)))
         return send_error(*res, to_api_error(*d));
-    const text::Tokenizer& tok = *model->tokenizer;
-    const std::vector<int32_t> ids =
-        tok.encode(t.text, {.add_special = t.add_special, .parse_special = true});
-    std::vector<std::string> pieces;
-    if (t.with_pieces) {
-        for (int32_t id : ids) pieces.push_back(tok.token_bytes(id, true));
-    }
-    send_json(*res, 200,
-              tokenize_response(ids, t.with_pieces ? &pieces : nullptr, model->engine->n_ctx()));
+    with_model(std::get<std::string>(name), res, false, [t, res](std::shared_ptr<ops::LoadedModel> model) {
+        const text::Tokenizer& tok = *model->tokenizer;
+        const std::vector<int32_t> ids =
+            tok.encode(t.text, {.add_special = t.add_special, .parse_special = true});
+        std::vector<std::string> pieces;
+        if (t.with_pieces) {
+            for (int32_t id : ids) pieces.push_back(tok.token_bytes(id, true));
+        }
+        send_json(*res, 200,
+                  tokenize_response(ids, t.with_pieces ? &pieces : nullptr, model->engine->n_ctx()));
+    });
 }
 
 void Service::detokenize(const Request& req, const Res& res, const Scope& scope) {
     Parsed<DetokenizeRequest> p = parse_detokenize(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
-    const DetokenizeRequest& d = std::get<DetokenizeRequest>(p);
-    auto m = resolve(d.model);
-    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err);
-    const auto& model = std::get<std::shared_ptr<ops::LoadedModel>>(m);
-    if (auto d = gateway_.authorize_model(scope->identity(), model->name))
-        return send_error(*res, to_api_error(*d));
-    const int64_t n_vocab = int64_t(model->tokenizer->size());
-    for (size_t i = 0; i < d.tokens.size(); ++i) {
-        if (d.tokens[i] < 0 || d.tokens[i] >= n_vocab) {
-            return send_error(
-                *res,
-                {.message = "tokens[" + std::to_string(i) + "] = " + std::to_string(d.tokens[i]) +
-                            " is not in the vocabulary [0, " + std::to_string(n_vocab) + ")",
-                 .param = "tokens"});
+    const DetokenizeRequest d = std::get<DetokenizeRequest>(std::move(p));
+    auto name = model_name(d.model);
+    if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err);
+    if (auto denied = gateway_.authorize_model(scope->identity(), std::get<std::string>(name)))
+        return send_error(*res, to_api_error(*denied));
+    with_model(std::get<std::string>(name), res, false, [d, res](std::shared_ptr<ops::LoadedModel> model) {
+        const int64_t n_vocab = int64_t(model->tokenizer->size());
+        for (size_t i = 0; i < d.tokens.size(); ++i) {
+            if (d.tokens[i] < 0 || d.tokens[i] >= n_vocab) {
+                return send_error(*res, {.message = "tokens[" + std::to_string(i) + "] = " +
+                                                    std::to_string(d.tokens[i]) +
+                                                    " is not in the vocabulary [0, " +
+                                                    std::to_string(n_vocab) + ")",
+                                         .param = "tokens"});
+            }
         }
-    }
-    send_json(*res, 200, detokenize_response(model->tokenizer->decode(d.tokens)));
+        send_json(*res, 200, detokenize_response(model->tokenizer->decode(d.tokens)));
+    });
 }
 
 void Service::ollama_tags(const Request&, const Res& res, const Scope& scope) {
@@ -349,14 +355,15 @@ void Service::ollama_tags(const Request&, const Res& res, const Scope& scope) {
 void Service::ollama_show(const Request& req, const Res& res, const Scope& scope) {
     Parsed<std::string> p = parse_ollama_show(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
-    auto m = resolve(std::get<std::string>(p));
-    if (auto* err = std::get_if<ApiError>(&m)) return send_error(*res, *err, true);
-    const auto& model = std::get<std::shared_ptr<ops::LoadedModel>>(m);
-    if (auto d = gateway_.authorize_model(scope->identity(), model->name))
+    auto name = model_name(std::get<std::string>(p));
+    if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err, true);
+    if (auto d = gateway_.authorize_model(scope->identity(), std::get<std::string>(name)))
         return send_error(*res, to_api_error(*d), true);
-    send_json(*res, 200,
-              api::ollama_show(ollama_model(*model), model->template_source, model->engine->n_ctx(),
-                               model->model->hp.arch));
+    with_model(std::get<std::string>(name), res, true, [res](std::shared_ptr<ops::LoadedModel> model) {
+        send_json(*res, 200,
+                  api::ollama_show(ollama_model(*model), model->template_source,
+                                   model->engine->n_ctx(), model->model->hp.arch));
+    });
 }
 
 void Service::ollama_version(const Request&, const Res& res, const Scope& scope) {

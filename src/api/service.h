@@ -59,6 +59,7 @@ class Service {
     void admin_create_key(const server::Request& req, const Res& res, const Scope& scope);
     void admin_key_action(const server::Request& req, const Res& res, const Scope& scope);
     void admin_usage(const server::Request& req, const Res& res, const Scope& scope);
+    void admin_model_action(const server::Request& req, const Res& res, const Scope& scope);
 
     // The gateway's checks for an inference request on `model` (allowed for the identity,
     // within its limits); the error to answer, or nothing.
@@ -69,10 +70,13 @@ class Service {
     bool is_stub(const std::string& model) const;
     void stub_chat(const ChatRequest& r, const Res& res, const Scope& scope);
 
-    // The ready model called `name` (the only one when `name` is empty and one is
-    // configured), or the error to answer: 404 unknown, 503 still loading or failed.
-    std::variant<std::shared_ptr<ops::LoadedModel>, ApiError> resolve(
-        const std::string& name) const;
+    // The configured model `name` names (the only one when `name` is empty and one is
+    // configured), or 404 model_not_found / 400 when a name is required.
+    std::variant<std::string, ApiError> model_name(const std::string& name) const;
+    // Runs `go` with model `name` loaded (now, or after an on-demand load), or answers the
+    // error (503 when it failed to load or too many requests wait for it).
+    void with_model(const std::string& name, const Res& res, bool ollama,
+                    std::function<void(std::shared_ptr<ops::LoadedModel>)> go);
 
     ops::ModelRegistry& models_;
     gateway::Gateway& gateway_;

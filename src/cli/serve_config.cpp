@@ -49,13 +49,28 @@ Status add_models(const YAML::Node& node, const std::string& path,
                 if (!field.second.IsScalar())
                     return Status::error(where(path, field.second) + ": models." + spec.name + "." +
                                          k + " must be a plain value");
-                if (k == "path")
+                if (k == "path") {
                     spec.path = field.second.Scalar();
-                else if (k == "chat-template")
+                } else if (k == "chat-template") {
                     spec.chat_template_file = field.second.Scalar();
-                else
+                } else if (k == "on-demand") {
+                    const std::string v = field.second.Scalar();
+                    if (v != "true" && v != "false")
+                        return Status::error(where(path, field.second) + ": models." + spec.name +
+                                             ".on-demand must be true or false");
+                    spec.on_demand = v == "true";
+                } else if (k == "idle-unload") {
+                    Result<int64_t> ms = parse_duration_ms(field.second.Scalar());
+                    if (!ms)
+                        return Status::error(where(path, field.second) + ": models." + spec.name +
+                                             ".idle-unload: " + ms.error());
+                    spec.on_demand = true;
+                    spec.idle_unload_ms = *ms;
+                } else {
                     return Status::error(where(path, field.first) + ": unknown key 'models." +
-                                         spec.name + "." + k + "' (valid: path, chat-template)");
+                                         spec.name + "." + k +
+                                         "' (valid: path, chat-template, on-demand, idle-unload)");
+                }
             }
         } else {
             return Status::error(where(path, v) + ": models." + spec.name +

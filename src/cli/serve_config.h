@@ -1,6 +1,7 @@
 // `citadel serve --config citadel.yaml`: every command-line flag of serve is also a key of
 // the YAML file, with the flag's long name (`port: 8080`, `kv-mem: 4GiB`); flags given on
-// the command line win. `models` maps names to GGUF files, or to {path, chat-template}.
+// the command line win. `models` maps names to GGUF files, or to {path, chat-template,
+// on-demand, idle-unload} (an idle-unload makes the model on-demand).
 // Unknown keys, wrong types and bad values are errors that name the file, line and key.
 #pragma once
 

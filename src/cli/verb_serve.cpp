@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <thread>
@@ -44,6 +45,9 @@ struct ServeArgs {
     std::string demo_tokenizer;
     bool verbose = false;
     std::vector<std::string> stub_models;
+    std::string models_dir;
+    std::string idle_unload;
+    std::string models_memory;
     GatewayArgs gateway;
 };
 
@@ -79,6 +83,13 @@ void add_options(CLI::App& c, ServeArgs& a) {
         ->check(CLI::Range(1, 64))
         ->default_val(a.io_threads);
     c.add_flag("-v,--verbose", a.verbose, "Debug logs (connections, requests)");
+    c.add_option("--models-dir", a.models_dir,
+                 "Serve every *.gguf in this directory (named after the file), loaded on demand");
+    c.add_option("--idle-unload", a.idle_unload,
+                 "Unload on-demand models idle for this long (e.g. 10m; default: never)");
+    c.add_option("--models-memory", a.models_memory,
+                 "Memory for all loaded models (file + KV each); least recently used on-demand "
+                 "models are unloaded to make room (default: no limit)");
     add_gateway_options(c, a.gateway);
     c.add_option("--bench-stub-model", a.stub_models,
                  "Benchmarks: a chat model that answers at once with a fixed reply, after every "
@@ -142,6 +153,28 @@ Result<ops::ModelSpec> demo_model(const ServeArgs& a) {
     return ops::ModelSpec{.name = "demo-random-weights", .path = path};
 }
 
+// Every *.gguf in `dir` (sorted), on demand, named after its file; configured names win.
+Status add_models_dir(const std::string& dir, std::vector<ops::ModelSpec>& specs) {
+    std::error_code ec;
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        if (entry.is_regular_file() && entry.path().extension() == ".gguf")
+            files.push_back(entry.path());
+    }
+    if (ec) return Status::error("--models-dir " + dir + ": " + ec.message());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+        const std::string name = f.stem().string();
+        bool taken = false;
+        for (const auto& s : specs) taken |= s.name == name;
+        if (taken) continue;
+        ops::ModelSpec spec{.name = name, .path = f.string()};
+        spec.on_demand = true;
+        specs.push_back(std::move(spec));
+    }
+    return ok_status();
+}
+
 Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a) {
     std::vector<ops::ModelSpec> specs;
     if (!a.config.empty()) CITADEL_TRY(apply_yaml_config(cmd, a.config, specs));
@@ -149,6 +182,14 @@ Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a) {
         Result<ops::ModelSpec> s = parse_model_arg(m);
         if (!s) return s.status();
         specs.push_back(std::move(*s));
+    }
+    if (!a.models_dir.empty()) CITADEL_TRY(add_models_dir(a.models_dir, specs));
+    if (!a.idle_unload.empty()) {
+        Result<int64_t> ms = parse_duration_ms(a.idle_unload);
+        if (!ms) return Status::error("--idle-unload: " + ms.error());
+        for (ops::ModelSpec& s : specs) {
+            if (s.on_demand && s.idle_unload_ms == 0) s.idle_unload_ms = *ms;
+        }
     }
     if (specs.empty() && a.stub_models.empty()) {
         Result<ops::ModelSpec> demo = demo_model(a);
@@ -227,7 +268,13 @@ int run(CLI::App& cmd, ServeArgs& a) {
     Result<std::unique_ptr<gateway::Gateway>> gw = gateway::Gateway::create(std::move(*gw_config));
     if (!gw) return fail(gw.error());
     hint_first_key(**gw);
-    ops::ModelRegistry registry(std::move(*specs), *engine);
+    ops::RegistryOptions registry_options;
+    if (!a.models_memory.empty()) {
+        Result<size_t> budget = parse_memory_size(a.models_memory);
+        if (!budget) return fail("--models-memory: " + budget.error());
+        registry_options.memory_budget = *budget;
+    }
+    ops::ModelRegistry registry(std::move(*specs), *engine, registry_options);
     api::Service service(registry, **gw, {.stub_models = a.stub_models});
     Result<std::unique_ptr<server::HttpServer>> server = server::HttpServer::start(
         a.host, a.port, *limits,

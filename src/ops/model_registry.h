@@ -1,10 +1,18 @@
-// The models one `citadel serve` process offers: each configured model is loaded on a
-// background thread (the server answers /health at once and /ready once all are loaded), and
-// then owns its engine. Lookups are thread-safe; a loaded model is shared by the requests
-// that use it and lives until the registry is shut down.
+// The models one `citadel serve` process offers, and when each is in memory. Pinned models
+// load on a background thread at start (the server answers /health at once and /ready once
+// they are loaded) and stay. On-demand models load on their first request (which waits, in a
+// bounded queue) and unload after `idle_unload_ms` without requests. A memory budget across
+// models (file size + KV arena each) evicts the least recently used idle unpinned model when
+// a new one would not fit. A loaded model owns its engine; requests share it through a
+// shared_ptr, and a model is idle when nobody but the registry holds it.
+//
+// Threads: every method is thread-safe. One loader thread loads, evicts and unloads; the
+// callbacks of acquire() run on the caller's thread (model ready, unknown or failed) or on
+// the loader thread (after a load).
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
@@ -26,9 +34,16 @@ struct ModelSpec {
     std::string name;                // the id clients ask for
     std::string path;                // GGUF file
     std::string chat_template_file;  // empty: the model's own (ChatML if it has none)
+    bool on_demand = false;          // loaded on first use (else pinned: loaded at start, kept)
+    int64_t idle_unload_ms = 0;      // on-demand models: unloaded after this idle (0: never)
 };
 
-enum class ModelState { kLoading, kReady, kFailed };
+struct RegistryOptions {
+    size_t memory_budget = 0;  // bytes for all loaded models (file + KV arena); 0: no limit
+    size_t max_waiting = 64;   // requests waiting for one model's load; more get 503
+};
+
+enum class ModelState { kUnloaded, kLoading, kReady, kFailed };
 const char* model_state_name(ModelState s);
 
 // A model ready to serve: weights, tokenizer, chat template, and its engine.
@@ -50,37 +65,59 @@ struct LoadedModel {
 class ModelRegistry {
   public:
     // `engine` applies to every model (model_id is set per model).
-    ModelRegistry(std::vector<ModelSpec> specs, EngineOptions engine);
+    ModelRegistry(std::vector<ModelSpec> specs, EngineOptions engine, RegistryOptions options = {});
     ~ModelRegistry();  // shutdown()
     ModelRegistry(const ModelRegistry&) = delete;
     ModelRegistry& operator=(const ModelRegistry&) = delete;
 
-    void start_loading();  // loads every model in order on a background thread
-    void wait_loaded();    // until every model is ready or failed (or shutdown)
+    void start_loading();  // starts the loader; it loads the pinned models in order
+    void wait_loaded();    // until every pinned model is ready or failed (or shutdown)
+
+    // The model, loaded: `done(model, 200, "")` at once when it is ready, after its load when
+    // it is not (the load starts if needed), or `done(nullptr, status, message)`: 404 not
+    // configured, 503 failed to load / too many waiting / no room in the memory budget.
+    using Acquired = std::function<void(std::shared_ptr<LoadedModel>, int, std::string)>;
+    void acquire(const std::string& name, Acquired done);
+    // Operators: start loading `name` (no-op when loaded or loading); unload it now (an error
+    // when requests are using it or it is not loaded).
+    Status load(const std::string& name);
+    Status unload(const std::string& name);
 
     struct Entry {
         std::string name;
-        ModelState state = ModelState::kLoading;
+        ModelState state = ModelState::kUnloaded;
         std::string error;                    // kFailed
         std::shared_ptr<LoadedModel> loaded;  // kReady
+        bool on_demand = false;
+        int64_t last_used_ms = 0;  // steady clock ms of the last acquire
     };
     std::optional<Entry> find(const std::string& name) const;  // nullopt: not configured
     std::vector<Entry> list() const;                           // in configuration order
-    bool all_ready() const;
-    bool any_failed() const;
+    bool all_ready() const;   // every pinned model is ready
+    bool any_failed() const;  // a pinned model failed
 
     // Stops the engines (their requests finish as cancelled) and the loader.
     void shutdown();
 
   private:
+    void run_loader();
     void load_one(size_t index);
+    bool make_room(size_t index, std::vector<std::shared_ptr<LoadedModel>>& evicted);
+    void unload_idle(std::vector<std::shared_ptr<LoadedModel>>& out);
+    size_t estimate(size_t index) const;
+    std::optional<size_t> index_of(const std::string& name) const;
+    void queue_load_locked(size_t index);
 
     std::vector<ModelSpec> specs_;
     EngineOptions engine_options_;
+    RegistryOptions options_;
     mutable std::mutex mutex_;
     std::vector<Entry> entries_;
+    std::vector<std::vector<Acquired>> waiters_;  // per entry, while it loads
+    std::vector<size_t> load_queue_;
+    std::condition_variable work_cv_;
     std::condition_variable loaded_cv_;
-    bool loading_done_ = false;
+    bool pinned_done_ = false;
     std::thread loader_;
     std::atomic<bool> stopping_{false};
 };
