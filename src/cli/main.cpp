@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
     add(add_serve);
     add(add_keys);
     add(add_audit);
+    add(add_pull);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

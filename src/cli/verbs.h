@@ -22,5 +22,6 @@ VerbRunner add_chat(CLI::App& app);
 VerbRunner add_serve(CLI::App& app);
 VerbRunner add_keys(CLI::App& app);
 VerbRunner add_audit(CLI::App& app);
+VerbRunner add_pull(CLI::App& app);
 
 }  // namespace citadel::cli
