@@ -9,6 +9,7 @@
 #include "api/openai_request.h"
 #include "api/openai_response.h"
 #include "api/respond.h"
+#include "api/trace_responder.h"
 #include "tensor/dtype.h"
 
 namespace citadel::api {
@@ -174,6 +175,7 @@ void Service::handle(Request&& req, std::shared_ptr<server::Responder> inner) {
     auto scope = std::make_shared<gateway::RequestScope>(
         gateway_, request_id_of(req), req.method + " " + req.path, req.remote, !probe);
     Res res = gateway_responder(std::move(inner), scope);
+    if (options_.tracer && !probe) res = traced_responder(std::move(res), *options_.tracer, req, scope);
     const bool ollama = is_ollama(req.path);
     if (!route) {
         const std::string what = req.method + " " + req.path;

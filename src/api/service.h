@@ -11,6 +11,7 @@
 #include "api/errors.h"
 #include "api/gateway_glue.h"
 #include "gateway/gateway.h"
+#include "ops/tracing.h"
 #include "ops/model_registry.h"
 #include "server/http_server.h"
 
@@ -21,6 +22,8 @@ struct ServiceOptions {
     // Benchmarks: models that answer /v1/chat/completions at once with a fixed reply, after
     // every gateway filter, so the gateway's own cost can be measured (--bench-stub-model).
     std::vector<std::string> stub_models;
+    // When set, one span per request goes to this OTLP collector (--otlp-endpoint).
+    ops::SpanExporter* tracer = nullptr;
 };
 
 struct RouteEntry;

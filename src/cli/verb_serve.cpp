@@ -20,6 +20,7 @@
 #include "core/log.h"
 #include "gateway/gateway.h"
 #include "gateway/key_store.h"
+#include "ops/tracing.h"
 #include "quant/synth.h"
 #include "server/http_server.h"
 
@@ -48,6 +49,8 @@ struct ServeArgs {
     std::string models_dir;
     std::string idle_unload;
     std::string models_memory;
+    std::string otlp_endpoint;
+    std::string otlp_service = "citadel";
     GatewayArgs gateway;
 };
 
@@ -90,6 +93,11 @@ void add_options(CLI::App& c, ServeArgs& a) {
     c.add_option("--models-memory", a.models_memory,
                  "Memory for all loaded models (file + KV each); least recently used on-demand "
                  "models are unloaded to make room (default: no limit)");
+    c.add_option("--otlp-endpoint", a.otlp_endpoint,
+                 "Send one span per request to this OpenTelemetry collector "
+                 "(OTLP/HTTP JSON, e.g. http://collector:4318/v1/traces)");
+    c.add_option("--otlp-service-name", a.otlp_service, "service.name of the spans")
+        ->default_str("citadel");
     add_gateway_options(c, a.gateway);
     c.add_option("--bench-stub-model", a.stub_models,
                  "Benchmarks: a chat model that answers at once with a fixed reply, after every "
@@ -275,7 +283,13 @@ int run(CLI::App& cmd, ServeArgs& a) {
         registry_options.memory_budget = *budget;
     }
     ops::ModelRegistry registry(std::move(*specs), *engine, registry_options);
-    api::Service service(registry, **gw, {.stub_models = a.stub_models});
+    std::unique_ptr<ops::SpanExporter> tracer;
+    if (!a.otlp_endpoint.empty()) {
+        auto t = ops::SpanExporter::create({.endpoint = a.otlp_endpoint, .service_name = a.otlp_service});
+        if (!t) return fail(t.error());
+        tracer = std::move(*t);
+    }
+    api::Service service(registry, **gw, {.stub_models = a.stub_models, .tracer = tracer.get()});
     Result<std::unique_ptr<server::HttpServer>> server = server::HttpServer::start(
         a.host, a.port, *limits,
         [&service](server::Request&& req, std::shared_ptr<server::Responder> res) {
