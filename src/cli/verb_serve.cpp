@@ -227,8 +227,9 @@ int run(CLI::App& cmd, ServeArgs& a) {
     Result<std::unique_ptr<gateway::Gateway>> gw = gateway::Gateway::create(std::move(*gw_config));
     if (!gw) return fail(gw.error());
     hint_first_key(**gw);
-    ops::ModelRegistry registry(std::move(*specs), *engine);
-    api::Service service(registry, **gw, {.stub_models = a.stub_models});
+    ops::Metrics metrics;  // GET /metrics
+    ops::ModelRegistry registry(std::move(*specs), *engine, &metrics);
+    api::Service service(registry, **gw, {.stub_models = a.stub_models, .metrics = &metrics});
     Result<std::unique_ptr<server::HttpServer>> server = server::HttpServer::start(
         a.host, a.port, *limits,
         [&service](server::Request&& req, std::shared_ptr<server::Responder> res) {

@@ -72,8 +72,8 @@ Result<std::shared_ptr<LoadedModel>> load_model_for_serving(const ModelSpec& spe
     return m;
 }
 
-ModelRegistry::ModelRegistry(std::vector<ModelSpec> specs, EngineOptions engine)
-    : specs_(std::move(specs)), engine_options_(std::move(engine)) {
+ModelRegistry::ModelRegistry(std::vector<ModelSpec> specs, EngineOptions engine, Metrics* metrics)
+    : specs_(std::move(specs)), engine_options_(std::move(engine)), metrics_(metrics) {
     for (const ModelSpec& s : specs_) entries_.push_back(Entry{.name = s.name});
 }
 
@@ -108,6 +108,7 @@ void ModelRegistry::load_one(size_t index) {
         return;
     }
     e.loaded = std::move(*m);
+    e.loaded->metrics = metrics_;
     e.state = ModelState::kReady;
     CITADEL_LOG_INFO("model '%s' ready (%.2f s, context %lld)", spec.name.c_str(),
                      e.loaded->load_seconds, static_cast<long long>(e.loaded->engine->n_ctx()));
