@@ -10,6 +10,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev clang-format
   libboost-dev libboost-system-dev libyaml-cpp-dev libssl-dev wrk
   libsqlite3-dev libre2-dev libhiredis-dev redis-server nginx-light
+  prometheus  # promtool: the metrics tests check GET /metrics with it
 )
 # The end-to-end tests run on Node.js (20 where the machine has it; Debian's 18 otherwise).
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

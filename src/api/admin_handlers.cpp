@@ -1,5 +1,5 @@
 // Administration routes (admin role): API keys (/admin/keys) and usage (/admin/usage), over
-// the gateway's key store; and /metrics, the engine's counters in Prometheus' text format.
+// the gateway's key store.
 #include <ctime>
 #include <nlohmann/json.hpp>
 
@@ -118,16 +118,6 @@ bool is_day(const std::string& s) {
     return true;
 }
 
-// A Prometheus label value: backslash, quote and newline escaped.
-std::string label(const std::string& v) {
-    std::string out;
-    for (char c : v) {
-        if (c == '\\' || c == '"') out += '\\';
-        out += c == '\n' ? std::string("\\n") : std::string(1, c);
-    }
-    return out;
-}
-
 ApiError store_error(const std::string& message) {
     const bool missing = message.starts_with("no key");
     const bool conflict = message.find("already") != std::string::npos;
@@ -222,41 +212,6 @@ void Service::admin_model_action(const Request& req, const Res& res, const Scope
     const auto e = models_.find(name);
     send_json(*res, action == "load" ? 202 : 200,
               dump({{"id", name}, {"state", ops::model_state_name(e ? e->state : ops::ModelState::kUnloaded)}}));
-}
-
-void Service::metrics(const Request&, const Res& res, const Scope&) {
-    struct Metric {
-        const char* name;
-        const char* type;
-        const char* help;
-        int64_t (*get)(const EngineStats&);
-    };
-    static const Metric kMetrics[] = {
-        {"citadel_engine_requests_running", "gauge", "Requests being generated",
-         [](const EngineStats& s) { return int64_t(s.running); }},
-        {"citadel_engine_requests_waiting", "gauge", "Requests waiting for the engine",
-         [](const EngineStats& s) { return int64_t(s.waiting); }},
-        {"citadel_engine_prompt_tokens_total", "counter", "Prompt tokens submitted",
-         [](const EngineStats& s) { return s.prompt_tokens; }},
-        {"citadel_engine_generated_tokens_total", "counter", "Tokens generated",
-         [](const EngineStats& s) { return s.generated_tokens; }},
-        {"citadel_engine_steps_total", "counter", "Engine steps (batched forward passes)",
-         [](const EngineStats& s) { return s.steps; }},
-        {"citadel_kv_blocks_used", "gauge", "KV cache blocks in use",
-         [](const EngineStats& s) { return s.kv_blocks_used; }},
-    };
-    std::vector<std::pair<std::string, EngineStats>> stats;
-    for (const auto& e : models_.list()) {
-        if (e.loaded && e.loaded->engine) stats.emplace_back(e.name, e.loaded->engine->stats());
-    }
-    std::string out;
-    for (const Metric& m : kMetrics) {
-        out += std::string("# HELP ") + m.name + " " + m.help + "\n# TYPE " + m.name + " " +
-               m.type + "\n";
-        for (const auto& [name, s] : stats)
-            out += std::string(m.name) + "{model=\"" + label(name) + "\"} " + std::to_string(m.get(s)) + "\n";
-    }
-    res->send(200, "text/plain; version=0.0.4; charset=utf-8", std::move(out));
 }
 
 }  // namespace citadel::api

@@ -33,6 +33,7 @@ struct GenerationJob::Choice {
     bool stopped = false;  // a stop string matched (or blocked): later tokens are dropped
     bool done = false;
     std::string finish_reason;
+    std::optional<std::chrono::steady_clock::time_point> last_token;  // for the metrics
 };
 
 namespace {
@@ -77,7 +78,18 @@ GenerationJob::GenerationJob(JobSpec spec, std::shared_ptr<ops::LoadedModel> mod
     : spec_(std::move(spec)),
       model_(std::move(model)),
       engine_(model_->engine.get()),
-      responder_(std::move(responder)) {}
+      responder_(std::move(responder)) {
+    if (ops::Metrics* m = model_->metrics) {
+        using ops::Metric;
+        const std::string& name = model_->name;
+        timers_ = {.ttft = &m->series(Metric::kTimeToFirstToken, {name}),
+                   .itl = &m->series(Metric::kInterTokenLatency, {name}),
+                   .e2e = &m->series(Metric::kE2eLatency, {name}),
+                   .queue = &m->series(Metric::kQueueTime, {name}),
+                   .prefill = &m->series(Metric::kPrefillTime, {name}),
+                   .decode = &m->series(Metric::kDecodeTime, {name})};
+    }
+}
 
 GenerationJob::~GenerationJob() = default;
 
@@ -149,13 +161,50 @@ void GenerationJob::on_event(size_t index, EngineEvent&& e) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (failed_ || index >= choices_.size()) return;
     Choice& c = *choices_[index];
+    if (e.kind == EngineEvent::Kind::kFinished) time_engine(e.times);
     if (c.done) return;
     if (e.kind == EngineEvent::Kind::kToken) {
         if (!first_token_) first_token_ = Clock::now();
+        time_token(c);
         on_token(c, e);
     } else {
         on_finished(c, e);
     }
+}
+
+static double seconds(Clock::duration d) {
+    return std::chrono::duration<double>(d).count();
+}
+
+// Time to first token (from submission) or since the choice's previous token.
+void GenerationJob::time_token(Choice& c) {
+    if (!timers_.ttft) return;
+    const Clock::time_point now = Clock::now();
+    if (c.last_token) {
+        timers_.itl->observe(seconds(now - *c.last_token));
+    } else {
+        timers_.ttft->observe(seconds(now - started_));
+    }
+    c.last_token = now;
+}
+
+// The engine's stages of one finished request: queued (admitted to its first step), prefill
+// (to its first token), decode (to now, its end). Stages never reached are not observed.
+void GenerationJob::time_engine(const RequestTimes& t) {
+    if (!timers_.queue) return;
+    const Clock::time_point never{}, now = Clock::now();
+    if (t.scheduled == never) return;
+    timers_.queue->observe(seconds(t.scheduled - t.admitted));
+    if (t.first_token == never) return;
+    timers_.prefill->observe(seconds(t.first_token - t.scheduled));
+    timers_.decode->observe(seconds(now - t.first_token));
+}
+
+void GenerationJob::count_finish(const std::string& reason) {
+    ops::Metrics* m = model_->metrics;
+    if (!m) return;
+    m->add(ops::Metric::kRequestSuccess, {model_->name, reason});
+    timers_.e2e->observe(seconds(Clock::now() - started_));
 }
 
 TokenInfo GenerationJob::token_info(const EngineEvent& e) const {
@@ -182,6 +231,7 @@ void GenerationJob::on_finished(Choice& c, const EngineEvent& e) {
                          e.error.c_str());
         if (!spec_.stream) {
             failed_ = true;
+            count_finish("error");
             send_error(
                 *responder_,
                 {.status = 500, .message = "generation failed: " + e.error, .type = "server_error"},
@@ -305,6 +355,7 @@ void GenerationJob::finish_choice(Choice& c, std::string reason) {
     if (c.done) return;
     c.done = true;
     c.finish_reason = std::move(reason);
+    count_finish(c.finish_reason);
     if (spec_.stream && !gone_) write_delta(c, "", {}, nullptr, &c.finish_reason);
     if (++finished_ == choices_.size()) complete();
 }

@@ -2,6 +2,10 @@
 // through its text pipeline (detokenizer -> stop strings -> tool-call parser) and out in the
 // wire format the client asked for, streamed (SSE / NDJSON) or as one body at the end.
 //
+// Metrics (when the model has them): time to first token and between tokens per choice, each
+// choice's end-to-end latency and finish reason, and the engine's queue, prefill and decode
+// times from its finish event.
+//
 // Threads: start() runs on an I/O thread; events arrive on the engine thread; a client that
 // goes away cancels every choice through Responder::on_disconnect (an I/O thread). All state
 // is guarded by one mutex per job; nothing here blocks (Responder queues its writes).
@@ -85,6 +89,19 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     void cancel_all_locked();
     TokenInfo token_info(const EngineEvent& e) const;
     UsageInfo total_usage() const;
+    void time_token(Choice& c);
+    void time_engine(const RequestTimes& t);
+    void count_finish(const std::string& reason);
+
+    // The model's latency series (null without metrics); looked up once per job.
+    struct Timers {
+        ops::Series* ttft = nullptr;
+        ops::Series* itl = nullptr;
+        ops::Series* e2e = nullptr;
+        ops::Series* queue = nullptr;
+        ops::Series* prefill = nullptr;
+        ops::Series* decode = nullptr;
+    };
 
     JobSpec spec_;
     std::shared_ptr<ops::LoadedModel> model_;
@@ -99,6 +116,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     gateway::PiiMode output_mode_ = gateway::PiiMode::kOff;
     std::chrono::steady_clock::time_point started_;
     std::optional<std::chrono::steady_clock::time_point> first_token_;
+    Timers timers_;
 };
 
 }  // namespace citadel::api

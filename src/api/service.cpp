@@ -114,7 +114,10 @@ std::string make_id(const char* prefix) {
 }
 
 Service::Service(ops::ModelRegistry& models, gateway::Gateway& gateway, ServiceOptions options)
-    : models_(models), gateway_(gateway), options_(std::move(options)) {}
+    : models_(models), gateway_(gateway), options_(std::move(options)) {
+    if (!options_.metrics) own_metrics_ = std::make_unique<ops::Metrics>();
+    metrics_ = options_.metrics ? options_.metrics : own_metrics_.get();
+}
 
 struct RouteEntry {
     const char* method;
@@ -165,6 +168,21 @@ int64_t unix_now() {
     return int64_t(std::time(nullptr));
 }
 
+// The labels of a response in citadel:http_requests_total: the route's pattern (a prefix
+// route as "/v1/models/*"), "unmatched" for unknown paths; methods outside HTTP's usual set
+// as "other" (clients choose them; the label's values must stay few).
+ResponseMetrics response_labels(ops::Metrics* metrics, const RouteEntry* route,
+                                const std::string& method) {
+    ResponseMetrics m{.metrics = metrics, .route = "unmatched", .method = "other"};
+    if (route)
+        m.route =
+            std::string(route->path) + (std::string_view(route->path).ends_with('/') ? "*" : "");
+    for (const char* known : {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"}) {
+        if (method == known) m.method = known;
+    }
+    return m;
+}
+
 }  // namespace
 
 void Service::handle(Request&& req, std::shared_ptr<server::Responder> inner) {
@@ -174,7 +192,8 @@ void Service::handle(Request&& req, std::shared_ptr<server::Responder> inner) {
     const bool probe = route && route->access == Access::kPublic;
     auto scope = std::make_shared<gateway::RequestScope>(
         gateway_, request_id_of(req), req.method + " " + req.path, req.remote, !probe);
-    Res res = gateway_responder(std::move(inner), scope);
+    Res res =
+        gateway_responder(std::move(inner), scope, response_labels(metrics_, route, req.method));
     if (options_.tracer && !probe) res = traced_responder(std::move(res), *options_.tracer, req, scope);
     const bool ollama = is_ollama(req.path);
     if (!route) {
@@ -202,7 +221,10 @@ void Service::handle(Request&& req, std::shared_ptr<server::Responder> inner) {
 std::optional<ApiError> Service::admit(const Scope& scope, const std::string& model) {
     scope->set_model(model);
     if (auto d = gateway_.authorize_model(scope->identity(), model)) return to_api_error(*d);
-    if (auto d = gateway_.admit(*scope, model)) return to_api_error(*d);
+    if (auto d = gateway_.admit(*scope, model)) {
+        if (!d->limit.empty()) metrics_->add(ops::Metric::kGatewayRateLimited, {d->limit});
+        return to_api_error(*d);
+    }
     return std::nullopt;
 }
 

@@ -12,6 +12,7 @@
 #include "api/gateway_glue.h"
 #include "gateway/gateway.h"
 #include "ops/tracing.h"
+#include "ops/metrics.h"
 #include "ops/model_registry.h"
 #include "server/http_server.h"
 
@@ -22,6 +23,8 @@ struct ServiceOptions {
     // Benchmarks: models that answer /v1/chat/completions at once with a fixed reply, after
     // every gateway filter, so the gateway's own cost can be measured (--bench-stub-model).
     std::vector<std::string> stub_models;
+    // Where requests are counted (GET /metrics shows it); null: the service keeps its own.
+    ops::Metrics* metrics = nullptr;
     // When set, one span per request goes to this OTLP collector (--otlp-endpoint).
     ops::SpanExporter* tracer = nullptr;
 };
@@ -84,6 +87,8 @@ class Service {
     ops::ModelRegistry& models_;
     gateway::Gateway& gateway_;
     ServiceOptions options_;
+    std::unique_ptr<ops::Metrics> own_metrics_;  // when options_ gave none
+    ops::Metrics* metrics_;                      // never null
 };
 
 // "chatcmpl-" + 24 random alphanumerics.

@@ -282,14 +282,16 @@ int run(CLI::App& cmd, ServeArgs& a) {
         if (!budget) return fail("--models-memory: " + budget.error());
         registry_options.memory_budget = *budget;
     }
-    ops::ModelRegistry registry(std::move(*specs), *engine, registry_options);
+    ops::Metrics metrics;  // GET /metrics
+    ops::ModelRegistry registry(std::move(*specs), *engine, registry_options, &metrics);
     std::unique_ptr<ops::SpanExporter> tracer;
     if (!a.otlp_endpoint.empty()) {
         auto t = ops::SpanExporter::create({.endpoint = a.otlp_endpoint, .service_name = a.otlp_service});
         if (!t) return fail(t.error());
         tracer = std::move(*t);
     }
-    api::Service service(registry, **gw, {.stub_models = a.stub_models, .tracer = tracer.get()});
+    api::Service service(registry, **gw,
+                         {.stub_models = a.stub_models, .metrics = &metrics, .tracer = tracer.get()});
     Result<std::unique_ptr<server::HttpServer>> server = server::HttpServer::start(
         a.host, a.port, *limits,
         [&service](server::Request&& req, std::shared_ptr<server::Responder> res) {

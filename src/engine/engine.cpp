@@ -24,6 +24,7 @@ struct Engine::Active {
     GenerationRequest request;
     int64_t generated = 0;
     int64_t cached_tokens = -1;  // known once admitted
+    RequestTimes times{};
 };
 
 namespace {
@@ -193,6 +194,7 @@ bool Engine::take_commands() {
 
 void Engine::admit(GenerationRequest&& r, uint64_t id, EventSink&& sink) {
     auto a = std::make_unique<Active>(Active{std::move(sink), Sampler(r.sampling), {}});
+    a->times.admitted = std::chrono::steady_clock::now();
     a->sampler.set_prompt(r.prompt);
     if (Status s = scheduler_.add(id, r.prompt, r.priority, r.cache_salt); !s.ok()) {
         a->request = std::move(r);
@@ -209,6 +211,11 @@ void Engine::step() {
     counters_.kv_blocks_peak = std::max<int64_t>(counters_.kv_blocks_peak,
                                                  counters_.kv_blocks_total - kv_.num_free_blocks());
     if (plan.empty()) return;
+    const auto now = std::chrono::steady_clock::now();
+    for (const ScheduledSeq& q : plan.seqs) {
+        RequestTimes& t = active_.at(q.id)->times;
+        if (t.scheduled == std::chrono::steady_clock::time_point{}) t.scheduled = now;
+    }
     build_batch(plan);
     if (Status s = forward(*model_, batch_, forward_); !s.ok()) {
         // A bug, not bad input (requests were validated): fail the step's requests loudly.
@@ -277,7 +284,7 @@ void Engine::sample(const StepPlan& plan) {
         if (constraint) logits = constrain(a, q.id, logits, n_vocab);
         SampleResult r = a.sampler.sample_full(logits, n_vocab);
         if (constraint) constraint->accept(r.token);
-        ++a.generated;
+        if (++a.generated == 1) a.times.first_token = std::chrono::steady_clock::now();
         ++counters_.generated_tokens;
         if (closed || stops(a, r.token)) {
             finish(q.id, FinishReason::kStop, r.token);
@@ -309,6 +316,7 @@ void Engine::finish(uint64_t id, FinishReason reason, int32_t stop_token, std::s
     e.usage.prompt_tokens = int64_t(a.request.prompt.size());
     e.usage.completion_tokens = a.generated;
     e.usage.cached_tokens = std::max<int64_t>(a.cached_tokens, 0);
+    e.times = a.times;
     counters_.prompt_tokens += e.usage.prompt_tokens;
     if (scheduler_.contains(id)) scheduler_.finish(id);
     EventSink sink = std::move(a.sink);

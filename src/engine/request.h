@@ -2,6 +2,7 @@
 // (a stream of events: tokens, then exactly one finish).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -37,6 +38,14 @@ struct Usage {
     int64_t cached_tokens = 0;  // prompt tokens served from the prefix cache
 };
 
+// When a request passed the engine's stages (for latency metrics); a default (epoch) value
+// means the stage was never reached.
+struct RequestTimes {
+    std::chrono::steady_clock::time_point admitted;     // taken from the inbox by the engine
+    std::chrono::steady_clock::time_point scheduled;    // first in a step's plan
+    std::chrono::steady_clock::time_point first_token;  // first token sampled
+};
+
 struct EngineEvent {
     enum class Kind { kToken, kFinished };
     Kind kind = Kind::kToken;
@@ -50,6 +59,7 @@ struct EngineEvent {
     int32_t stop_token = -1;  // the token that stopped it (not sent as a token event)
     std::string error;        // kError
     Usage usage;
+    RequestTimes times;
 };
 
 // Receives a request's events on the engine thread, in order; must return quickly (hand the

@@ -217,6 +217,15 @@ std::optional<Denial> Gateway::authorize_model(const Identity& id, const std::st
                      "model_not_allowed", "model");
 }
 
+// The limiter's name for a limit as a short metric label.
+static std::string limit_label(const std::string& limit) {
+    if (limit == "requests per minute") return "rpm";
+    if (limit == "tokens per minute") return "tpm";
+    if (limit == "concurrent requests") return "concurrency";
+    if (limit == "daily token quota") return "daily_tokens";
+    return "other";
+}
+
 std::optional<Denial> Gateway::admit(RequestScope& scope, const std::string& model) {
     const Identity& id = scope.identity();
     if (!model_gate_->try_acquire(model)) {
@@ -226,6 +235,7 @@ std::optional<Denial> Gateway::admit(RequestScope& scope, const std::string& mod
                     "' is at its concurrency limit; retry shortly.";
         d.type = "rate_limit_error";
         d.code = "model_concurrency_limit";
+        d.limit = "model_concurrency";
         d.headers = {{"Retry-After", "1"}};
         return d;
     }
@@ -241,6 +251,7 @@ std::optional<Denial> Gateway::admit(RequestScope& scope, const std::string& mod
         d.message = a.status == 429 ? "Rate limit reached for '" + id.name + "': " + a.limit +
                                           ". Retry after " + std::to_string(a.retry_after_s) + "s."
                                     : "The rate limiter is unavailable; retry shortly.";
+        d.limit = a.status == 429 ? limit_label(a.limit) : std::string();
         d.headers = a.headers;
         d.headers.emplace_back("Retry-After", std::to_string(std::max(1, a.retry_after_s)));
         return d;

@@ -45,6 +45,9 @@ struct Denial {
     std::string code;
     std::string param;
     std::vector<std::pair<std::string, std::string>> headers;
+    // 429s: the limit that refused ("rpm", "tpm", "concurrency", "daily_tokens",
+    // "model_concurrency"), for metrics; empty otherwise.
+    std::string limit;
 };
 
 // What a route needs.

@@ -70,6 +70,11 @@ void RequestScope::note_guard(std::string note) {
     guards_.push_back(std::move(note));
 }
 
+std::vector<std::string> RequestScope::guard_notes() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return guards_;
+}
+
 void RequestScope::charge_prompt(int64_t tokens) {
     std::lock_guard<std::mutex> lock(mu_);
     prompt_tokens_ += tokens;

@@ -47,6 +47,7 @@ class RequestScope {
     void set_status(int status, std::string error = {});
     // "pii.input:redact:EMAIL", "injection:flag:ignore-previous-en", ...
     void note_guard(std::string note);
+    std::vector<std::string> guard_notes() const;  // until finish() (which hands them on)
     // Tokens as they are produced: charged to the identity's limits through the accountant.
     void charge_prompt(int64_t tokens);
     void charge_completion(int64_t tokens);

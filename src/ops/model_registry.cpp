@@ -94,8 +94,11 @@ std::string mib(size_t bytes) {
 }  // namespace
 
 ModelRegistry::ModelRegistry(std::vector<ModelSpec> specs, EngineOptions engine,
-                             RegistryOptions options)
-    : specs_(std::move(specs)), engine_options_(std::move(engine)), options_(options) {
+                             RegistryOptions options, Metrics* metrics)
+    : specs_(std::move(specs)),
+      engine_options_(std::move(engine)),
+      options_(options),
+      metrics_(metrics) {
     for (const ModelSpec& s : specs_)
         entries_.push_back(Entry{.name = s.name, .on_demand = s.on_demand});
     waiters_.resize(specs_.size());
@@ -307,6 +310,7 @@ void ModelRegistry::load_one(size_t index) {
             CITADEL_LOG_WARN("model '%s' not loaded: %s", spec.name.c_str(), m.error().c_str());
         } else {
             e.loaded = std::move(*m);
+            e.loaded->metrics = metrics_;
             e.state = ModelState::kReady;
             e.last_used_ms = steady_ms();
             ready = e.loaded;

@@ -25,6 +25,7 @@
 #include "engine/constraint/token_constraint.h"
 #include "engine/engine.h"
 #include "model/model.h"
+#include "ops/metrics.h"
 #include "text/template/chat_template.h"
 #include "text/tokenizer.h"
 
@@ -60,12 +61,15 @@ struct LoadedModel {
     int64_t created_unix = 0;                       // file modification time
     uint64_t file_bytes = 0;
     double load_seconds = 0;
+    Metrics* metrics = nullptr;  // where its requests are counted (null: nowhere)
 };
 
 class ModelRegistry {
   public:
-    // `engine` applies to every model (model_id is set per model).
-    ModelRegistry(std::vector<ModelSpec> specs, EngineOptions engine, RegistryOptions options = {});
+    // `engine` applies to every model (model_id is set per model). `metrics` (may be null)
+    // is handed to every loaded model; it must outlive the registry.
+    ModelRegistry(std::vector<ModelSpec> specs, EngineOptions engine, RegistryOptions options = {},
+                  Metrics* metrics = nullptr);
     ~ModelRegistry();  // shutdown()
     ModelRegistry(const ModelRegistry&) = delete;
     ModelRegistry& operator=(const ModelRegistry&) = delete;
@@ -111,6 +115,7 @@ class ModelRegistry {
     std::vector<ModelSpec> specs_;
     EngineOptions engine_options_;
     RegistryOptions options_;
+    Metrics* metrics_;
     mutable std::mutex mutex_;
     std::vector<Entry> entries_;
     std::vector<std::vector<Acquired>> waiters_;  // per entry, while it loads

@@ -76,7 +76,7 @@ describe('gateway: access matrix', () => {
   const engineTokens = async () => {
     const m = await call(server, 'GET', '/metrics', undefined, adminKey);
     assert.equal(m.status, 200);
-    return metricSum(m.text, 'citadel_engine_prompt_tokens_total') + metricSum(m.text, 'citadel_engine_generated_tokens_total');
+    return metricSum(m.text, 'citadel:prompt_tokens_total') + metricSum(m.text, 'citadel:generation_tokens_total');
   };
 
   test('every denied request is refused with the right status, and none reaches the engine', async () => {
