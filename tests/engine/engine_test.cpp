@@ -232,6 +232,20 @@ TEST(Engine, RefusesBadRequestsAtSubmission) {
     EXPECT_GT(overloaded, 0);
 }
 
+// The finish event carries when the request passed each of the engine's stages, in order.
+TEST(Engine, FinishEventCarriesStageTimes) {
+    auto m = load("stories260K.gguf");
+    auto engine = make_engine(m);
+    const auto before = std::chrono::steady_clock::now();
+    const Outcome o = run_all(*engine, {greedy(prompt_of(8, 3, m->hp.n_vocab), 4)})[0];
+    const RequestTimes& t = o.finish.times;
+    EXPECT_LE(before, t.admitted);
+    EXPECT_LE(t.admitted, t.scheduled);
+    EXPECT_LE(t.scheduled, t.first_token);
+    EXPECT_LE(t.first_token, std::chrono::steady_clock::now());
+    EXPECT_NE(t.first_token, std::chrono::steady_clock::time_point{});
+}
+
 TEST(Engine, StopsAtLengthOfContextAndAtStopTokens) {
     auto m = load("stories260K.gguf");
     EngineOptions o;

@@ -6,12 +6,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -27,15 +27,27 @@ bool has_line(const std::string& text, const std::string& line) {
     return false;
 }
 
+// [a-zA-Z_:][a-zA-Z0-9_:]* for metric names; without ':' for label names. (No std::regex:
+// GCC 12 warns falsely inside it under the sanitizers at -O2.)
+bool valid_name(std::string_view s, bool colon) {
+    if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+    for (unsigned char c : s) {
+        if (!std::isalnum(c) && c != '_' && !(colon && c == ':')) return false;
+    }
+    return true;
+}
+
 TEST(MetricTable, IsInEnumOrderWithValidUniqueNames) {
     const auto& t = metric_table();
     ASSERT_EQ(t.size(), size_t(Metric::kCount));
-    const std::regex name("[a-zA-Z_:][a-zA-Z0-9_:]*"), label("[a-zA-Z_][a-zA-Z0-9_]*");
+    EXPECT_FALSE(valid_name("9x", true));
+    EXPECT_FALSE(valid_name("a:b", false));
+    EXPECT_FALSE(valid_name("a-b", true));
     std::set<std::string> names;
     for (size_t i = 0; i < t.size(); ++i) {
         const MetricDef& d = t[i];
         EXPECT_EQ(size_t(d.id), i) << d.name;
-        EXPECT_TRUE(std::regex_match(d.name, name)) << d.name;
+        EXPECT_TRUE(valid_name(d.name, true)) << d.name;
         EXPECT_TRUE(names.insert(d.name).second) << "duplicate " << d.name;
         EXPECT_EQ(d.kind == MetricKind::kCounter, std::string(d.name).ends_with("_total"))
             << d.name << ": counters and only counters end in _total";
@@ -43,7 +55,7 @@ TEST(MetricTable, IsInEnumOrderWithValidUniqueNames) {
         for (size_t b = 1; b < d.buckets.size(); ++b)
             EXPECT_LT(d.buckets[b - 1], d.buckets[b]) << d.name;
         for (const std::string& l : d.labels) {
-            EXPECT_TRUE(std::regex_match(l, label)) << d.name << " " << l;
+            EXPECT_TRUE(valid_name(l, false)) << d.name << " " << l;
             EXPECT_NE(l, "le");
         }
     }
