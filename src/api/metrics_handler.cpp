@@ -32,6 +32,7 @@ void Service::metrics(const server::Request&, const Res& res, const Scope&) {
         if (e.loaded->engine) record_engine(*metrics_, e.name, e.loaded->engine->stats());
     }
     metrics_->set(Metric::kModelsLoaded, {}, loaded);
+    metrics_->set(Metric::kReady, {}, models_.all_ready() ? 1 : 0);
     metrics_->sample_process();
     res->send(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->expose());
 }

@@ -77,6 +77,8 @@ std::vector<MetricDef> make_table() {
          "Seconds the model took to load.", {"model_name"}, none},
         {M::kModelsLoaded, "citadel:models_loaded", K::kGauge,
          "Models loaded and ready to serve.", {}, none},
+        {M::kReady, "citadel:ready", K::kGauge,
+         "1 when every pinned model is loaded (GET /ready answers 200), else 0.", {}, none},
         {M::kProcessResidentMemory, "process_resident_memory_bytes", K::kGauge,
          "Resident memory size in bytes.", {}, none},
         {M::kProcessCpuSeconds, "process_cpu_seconds_total", K::kCounter,

@@ -47,6 +47,7 @@ enum class Metric : uint8_t {
     kGuardActions,
     kModelLoadSeconds,
     kModelsLoaded,
+    kReady,
     kProcessResidentMemory,
     kProcessCpuSeconds,
     kProcessStartTime,

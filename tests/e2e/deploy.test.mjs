@@ -19,7 +19,7 @@ function promtool() {
 // Metric families named in PromQL text: citadel:* and process_* (histograms by their base name).
 function metricNames(text) {
   const names = new Set();
-  for (const m of text.matchAll(/\b(citadel:[a-z_]+|process_[a-z_]+)/g)) names.add(m[1].replace(/_bucket$/, ''));
+  for (const m of text.matchAll(/\b(citadel:[a-z0-9_]+|process_[a-z0-9_]+)/g)) names.add(m[1].replace(/_bucket$/, ''));
   return names;
 }
 
