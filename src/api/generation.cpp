@@ -161,7 +161,10 @@ void GenerationJob::on_event(size_t index, EngineEvent&& e) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (failed_ || index >= choices_.size()) return;
     Choice& c = *choices_[index];
-    if (e.kind == EngineEvent::Kind::kFinished) time_engine(e.times);
+    if (e.kind == EngineEvent::Kind::kFinished) {
+        time_engine(e.times);
+        trace_engine(e.times);
+    }
     if (c.done) return;
     if (e.kind == EngineEvent::Kind::kToken) {
         if (!first_token_) first_token_ = Clock::now();
@@ -198,6 +201,25 @@ void GenerationJob::time_engine(const RequestTimes& t) {
     if (t.first_token == never) return;
     timers_.prefill->observe(seconds(t.first_token - t.scheduled));
     timers_.decode->observe(seconds(now - t.first_token));
+}
+
+// The same stages as phases of the request's trace span (steady clock -> Unix time).
+void GenerationJob::trace_engine(const RequestTimes& t) {
+    if (!spec_.scope) return;
+    const Clock::time_point never{}, now = Clock::now();
+    const int64_t unix_now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count();
+    auto unix_of = [&](Clock::time_point p) { return unix_now - nanos(now - p); };
+    const std::pair<Clock::time_point, Clock::time_point> stages[] = {
+        {t.admitted, t.scheduled}, {t.scheduled, t.first_token}, {t.first_token, now}};
+    const char* names[] = {"engine.queue", "engine.prefill", "engine.decode"};
+    for (int i = 0; i < 3; ++i) {
+        if (stages[i].first == never || stages[i].second == never) return;
+        spec_.scope->add_phase({.name = names[i],
+                                .start_unix_ns = unix_of(stages[i].first),
+                                .end_unix_ns = unix_of(stages[i].second)});
+    }
 }
 
 void GenerationJob::count_finish(const std::string& reason) {

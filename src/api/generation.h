@@ -91,6 +91,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     UsageInfo total_usage() const;
     void time_token(Choice& c);
     void time_engine(const RequestTimes& t);
+    void trace_engine(const RequestTimes& t);
     void count_finish(const std::string& reason);
 
     // The model's latency series (null without metrics); looked up once per job.

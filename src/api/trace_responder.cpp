@@ -69,6 +69,16 @@ class TracedResponder final : public server::Responder {
         if (scope_->authenticated())
             span_.attributes.push_back({.key = "citadel.identity", .text = scope_->identity().id});
         span_.error = status >= 500;
+        for (const auto& phase : scope_->phases()) {  // the engine's stages, as child spans
+            ops::Span child;
+            child.trace_id = span_.trace_id;
+            child.span_id = ops::new_span_id();
+            child.parent_span_id = span_.span_id;
+            child.name = phase.name;
+            child.start_unix_ns = phase.start_unix_ns;
+            child.end_unix_ns = phase.end_unix_ns;
+            exporter_.add(std::move(child));
+        }
         exporter_.add(std::move(span_));
     }
 

@@ -100,6 +100,16 @@ void RequestScope::add_completion_text(std::string_view text) {
     completion_text_->append(text);
 }
 
+void RequestScope::add_phase(Phase phase) {
+    std::lock_guard<std::mutex> lock(mu_);
+    phases_.push_back(std::move(phase));
+}
+
+std::vector<RequestScope::Phase> RequestScope::phases() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return phases_;
+}
+
 void RequestScope::hold_limits(KeyLimits limits, std::string model_slot) {
     std::lock_guard<std::mutex> lock(mu_);
     held_limits_ = limits;

@@ -56,6 +56,15 @@ class RequestScope {
     void set_prompt_text(std::string text);
     void add_completion_text(std::string_view text);
 
+    // Timed stages of the request (the engine's queue, prefill, decode) for its trace span:
+    // name and Unix-epoch nanoseconds.
+    struct Phase {
+        std::string name;
+        int64_t start_unix_ns = 0, end_unix_ns = 0;
+    };
+    void add_phase(Phase phase);
+    std::vector<Phase> phases() const;
+
     // Filled by Gateway::admit.
     void hold_limits(KeyLimits limits, std::string model_slot);
     void set_rate_headers(std::vector<std::pair<std::string, std::string>> headers);
@@ -87,6 +96,7 @@ class RequestScope {
     std::string model_slot_;                // a model slot to release
     std::vector<std::pair<std::string, std::string>> rate_headers_;
     bool finished_ = false;
+    std::vector<Phase> phases_;
 };
 
 }  // namespace citadel::gateway

@@ -48,6 +48,13 @@ describe('tracing (OTLP/HTTP JSON)', () => {
     assert.equal(attr['gen_ai.request.model'], 'tiny');
     assert.ok(BigInt(s.endTimeUnixNano) > BigInt(s.startTimeUnixNano));
     assert.equal(s.resource.attributes[0].value.stringValue, 'citadel');
+    // The engine's stages are child spans, in order, inside the request's span.
+    const kids = ['engine.queue', 'engine.prefill', 'engine.decode'].map((n) => spans.find((x) => x.parentSpanId === spanId && x.name === n));
+    assert.ok(kids.every(Boolean), JSON.stringify(spans.filter((x) => x.parentSpanId === spanId).map((x) => x.name)));
+    for (const k of kids) {
+      assert.equal(k.traceId, trace);
+      assert.ok(BigInt(k.startTimeUnixNano) >= BigInt(s.startTimeUnixNano) && BigInt(k.endTimeUnixNano) <= BigInt(s.endTimeUnixNano));
+    }
   });
 
   test('without a traceparent a new trace starts; a bad one is ignored', async () => {
