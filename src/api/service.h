@@ -16,11 +16,15 @@
 
 namespace citadel::api {
 
+class UpstreamProxy;
+
 struct ServiceOptions {
     std::string version = "0.1.0";
     // Benchmarks: models that answer /v1/chat/completions at once with a fixed reply, after
     // every gateway filter, so the gateway's own cost can be measured (--bench-stub-model).
     std::vector<std::string> stub_models;
+    // Upstream and routed (canary) models (upstream_proxy.h); null: none. Not owned.
+    UpstreamProxy* upstreams = nullptr;
 };
 
 struct RouteEntry;
@@ -65,6 +69,16 @@ class Service {
     std::optional<ApiError> admit(const Scope& scope, const std::string& model);
     // Input guards on the texts; the error to answer, or nothing (texts may be redacted).
     std::optional<ApiError> guard(const Scope& scope, const MessageTexts& texts);
+
+    // Routing (routed_handlers.cpp). A routed name becomes its pick by weight in `model`;
+    // true when the request went to an upstream (and is answered from there).
+    bool route(const server::Request& req, const Res& res, const Scope& scope, std::string& model,
+               bool chat);
+    void proxy(const server::Request& req, const Res& res, const Scope& scope,
+               const std::string& model, bool chat);
+    // 400 for upstream and routed models on the Ollama routes.
+    std::optional<ApiError> not_for_ollama(const std::string& model) const;
+    std::vector<std::string> routed_names() const;  // upstream and routed models
 
     bool is_stub(const std::string& model) const;
     void stub_chat(const ChatRequest& r, const Res& res, const Scope& scope);
