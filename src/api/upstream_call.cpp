@@ -11,6 +11,7 @@
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
 #include <chrono>
+#include <limits>
 
 #include "api/respond.h"
 #include "core/log.h"
@@ -133,7 +134,9 @@ void UpstreamCall::send() {
 
 void UpstreamCall::read_head() {
     parser_.emplace();
-    parser_->body_limit(boost::none);
+    // Not boost::none: Boost 1.74 compares a Content-Length with an empty limit as exceeded.
+    // Streams are bounded by the idle timeout instead; whole answers by on_bytes().
+    parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     buffer_.clear();
     http::async_read_header(socket_, buffer_, *parser_, [self = shared_from_this(), n = attempt_](const error_code& ec, size_t) {
         if (self->stale(n)) return;
