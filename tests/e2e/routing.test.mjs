@@ -6,6 +6,7 @@
 // and the gateway (roles, limits) applies to routed models as to local ones.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import nodeHttp from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { http, sleep, startServer, tempDataDir, tinyModel, expectCleanExit } from './lib/harness.mjs';
@@ -231,5 +232,107 @@ describe('routing: canary weights and the gateway on routed models', () => {
     assert.equal(wrongModel.status, 403, wrongModel.text);
     assert.equal((await call(front, 'POST', '/v1/chat/completions', { ...chat(1), model: 'v1' }, other)).status, 200);
     assert.equal((await call(front, 'POST', '/v1/chat/completions', chat(1), undefined)).status, 401);
+  });
+});
+
+// A fake OpenAI-compatible upstream (node:http): answers by `behaviour`, records what it got.
+function fakeUpstream(behaviour) {
+  const seen = [];
+  const server = nodeHttp.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      if (req.url === '/health') return res.end('{"status":"ok"}');
+      seen.push({ url: req.url, headers: req.headers, body: JSON.parse(body) });
+      behaviour(JSON.parse(body), res);
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => {
+    resolve({ server, seen, url: `http://127.0.0.1:${server.address().port}` });
+  }));
+}
+
+const chunk = (content, finish = null) => `data: ${JSON.stringify({
+  id: 'c1', object: 'chat.completion.chunk', model: 'up', choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+})}\n\n`;
+
+function piiReply(body, res) {
+  if (!body.stream) {
+    res.setHeader('content-type', 'application/json');
+    return res.end(JSON.stringify({
+      id: 'c1', object: 'chat.completion', model: 'up',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'mail ops@example.com now' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 7, completion_tokens: 4, total_tokens: 11 },
+    }));
+  }
+  res.setHeader('content-type', 'text/event-stream');
+  res.write(chunk('mail ops@exa'));
+  setTimeout(() => {
+    res.write(chunk('mple.com now', 'stop'));
+    res.write(`data: ${JSON.stringify({ id: 'c1', object: 'chat.completion.chunk', model: 'up', choices: [], usage: { prompt_tokens: 7, completion_tokens: 4 } })}\n\n`);
+    res.end('data: [DONE]\n\n');
+  }, 50);
+}
+
+describe('routing: a fake upstream (redaction, retries, relayed errors)', () => {
+  let good, broken, front;
+  before(async () => {
+    good = await fakeUpstream((body, res) => (body.messages[0].content === 'bad request'
+      ? (res.statusCode = 422, res.end('{"error":{"message":"nope"}}')) : piiReply(body, res)));
+    broken = await fakeUpstream((body, res) => { res.statusCode = 500; res.end('{}'); });
+    const dir = tempDataDir();
+    const config = path.join(dir, 'citadel.yaml');
+    fs.writeFileSync(config, `models:\n  m: {upstreams: [${broken.url}, ${good.url}], upstream-model: the-upstream-name}\n`);
+    front = await startServer({
+      args: ['--config', config, '--pii-input', 'redact', '--pii-output', 'redact',
+        '--port', '0', '--host', '127.0.0.1', '--no-auth', '--data-dir', dir],
+    });
+  });
+  after(async () => {
+    if (front) await expectCleanExit(front);
+    good?.server.close();
+    broken?.server.close();
+  });
+
+  const ask = (content, extra = {}) => ({ model: 'm', messages: [{ role: 'user', content }], ...extra });
+
+  test('forwards the redacted body with the upstream model name and trace headers', async () => {
+    const r = await http(front, 'POST', '/v1/chat/completions', ask('I am bob@example.org'), { headers: { 'x-request-id': 'fake-1' } });
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.choices[0].message.content, 'mail [EMAIL] now');
+    assert.equal(r.json.model, 'm');
+    const got = good.seen.at(-1);
+    assert.equal(got.url, '/v1/chat/completions');
+    assert.equal(got.body.model, 'the-upstream-name');
+    assert.equal(got.body.messages[0].content, 'I am [EMAIL]');
+    assert.equal(got.headers['x-request-id'], 'fake-1');
+    assert.match(got.headers.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    assert.equal(got.headers.authorization, undefined);
+  });
+
+  test('streams with output redaction across chunks', async () => {
+    const r = await http(front, 'POST', '/v1/chat/completions', ask('hi', { stream: true }));
+    assert.equal(r.status, 200, r.text);
+    const events = r.text.split('\n\n').filter(Boolean);
+    assert.equal(events.at(-1), 'data: [DONE]');
+    const text = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)).choices[0]?.delta?.content ?? '').join('');
+    assert.equal(text, 'mail [EMAIL] now');
+    assert.ok(!r.text.includes('"usage"'));
+    assert.equal(good.seen.at(-1).body.stream_options.include_usage, true);
+  });
+
+  test('requests that meet the failing endpoint are retried on the other', async () => {
+    for (let i = 0; i < 12; ++i) {
+      const r = await http(front, 'POST', '/v1/chat/completions', ask('hi'));
+      assert.equal(r.status, 200, r.text);
+    }
+    // Ties are broken at random: the odds that no request picked it first are 2^-12.
+    assert.ok(broken.seen.length >= 1, 'the failing endpoint was never tried');
+  });
+
+  test('a 4xx from the upstream is passed on as it is', async () => {
+    const r = await http(front, 'POST', '/v1/chat/completions', ask('bad request'));
+    assert.equal(r.status, 422, r.text);
+    assert.equal(r.json.error.message, 'nope');
   });
 });
