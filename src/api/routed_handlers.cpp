@@ -61,7 +61,8 @@ void Service::proxy(const server::Request& req, const Res& res, const Scope& sco
     // The body was validated by the route's parser; it is forwarded as the client wrote it,
     // with redacted texts and the upstream's model name.
     auto body = std::make_shared<ordered_json>(ordered_json::parse(req.body, nullptr, false));
-    if (!body->is_object()) return send_error(*res, invalid_request("the body must be a JSON object"));
+    if (!body->is_object())
+        return send_error(*res, invalid_request("the body must be a JSON object"));
     const MessageTexts texts = chat ? message_texts((*body)["messages"]) : prompt_texts(*body);
     if (auto err = guard(scope, texts)) return send_error(*res, *err);
     if (scope->wants_text())

@@ -40,7 +40,9 @@ std::string random_hex(std::mt19937_64& rng, int digits) {
 // {"error": {...}} as one SSE event, then the end of the stream.
 std::string sse_error(const std::string& message) {
     ordered_json e = {{"error",
-                       {{"message", message}, {"type", "server_error"}, {"param", nullptr},
+                       {{"message", message},
+                        {"type", "server_error"},
+                        {"param", nullptr},
                         {"code", "upstream_error"}}}};
     return "data: " + dump(e) + "\n\n";
 }
@@ -76,7 +78,8 @@ void UpstreamCall::start() {
     http_request_.method(http::verb::post);
     http_request_.version(11);
     http_request_.set(http::field::content_type, "application/json");
-    http_request_.set(http::field::accept, request_.stream ? "text/event-stream" : "application/json");
+    http_request_.set(http::field::accept,
+                      request_.stream ? "text/event-stream" : "application/json");
     http_request_.set("x-request-id", scope_->request_id());
     http_request_.set("traceparent", request_.traceparent.empty()
                                          ? "00-" + random_hex(shared_.rng, 32) + "-" +
@@ -92,10 +95,11 @@ void UpstreamCall::attempt() {
     ops::UpstreamPick pick = entry_.pool->pick(tried_, shared_.rng());
     if (!pick.endpoint) {
         const int64_t secs = std::max<int64_t>(1, (pick.retry_after_ms + 999) / 1000);
-        ApiError e{.status = 503,
-                   .message = "upstream model '" + entry_.spec.name + "' is unavailable: " + pick.why,
-                   .type = "overloaded_error",
-                   .code = "upstream_unavailable"};
+        ApiError e{
+            .status = 503,
+            .message = "upstream model '" + entry_.spec.name + "' is unavailable: " + pick.why,
+            .type = "overloaded_error",
+            .code = "upstream_unavailable"};
         e.headers.emplace_back("Retry-After", std::to_string(secs));
         send_error(*res_, e);
         return finish();
@@ -110,26 +114,30 @@ void UpstreamCall::connect(size_t endpoint) {
     const UpstreamEndpoint& at = entry_.endpoints[endpoint];
     http_request_.target(at.base + request_.path);
     http_request_.set(http::field::host, at.host_header);
-    arm(shared_.timeouts.connect_ms, "no connection within " + std::to_string(shared_.timeouts.connect_ms) + " ms");
-    resolver_.async_resolve(at.host, at.port, [self = shared_from_this(), n = attempt_](const error_code& ec, auto eps) {
-        if (self->stale(n)) return;
-        if (ec) return self->retry_or_fail("cannot resolve the host: " + ec.message());
-        asio::async_connect(self->socket_, eps, [self, n](const error_code& ec, const auto&) {
+    arm(shared_.timeouts.connect_ms,
+        "no connection within " + std::to_string(shared_.timeouts.connect_ms) + " ms");
+    resolver_.async_resolve(
+        at.host, at.port,
+        [self = shared_from_this(), n = attempt_](const error_code& ec, auto eps) {
             if (self->stale(n)) return;
-            if (ec) return self->on_error("cannot connect: " + ec.message());
-            self->send();
+            if (ec) return self->retry_or_fail("cannot resolve the host: " + ec.message());
+            asio::async_connect(self->socket_, eps, [self, n](const error_code& ec, const auto&) {
+                if (self->stale(n)) return;
+                if (ec) return self->on_error("cannot connect: " + ec.message());
+                self->send();
+            });
         });
-    });
 }
 
 void UpstreamCall::send() {
     arm(shared_.timeouts.first_byte_ms,
         "no answer within " + std::to_string(shared_.timeouts.first_byte_ms) + " ms");
-    http::async_write(socket_, http_request_, [self = shared_from_this(), n = attempt_](const error_code& ec, size_t) {
-        if (self->stale(n)) return;
-        if (ec) return self->on_error("cannot send the request: " + ec.message());
-        self->read_head();
-    });
+    http::async_write(socket_, http_request_,
+                      [self = shared_from_this(), n = attempt_](const error_code& ec, size_t) {
+                          if (self->stale(n)) return;
+                          if (ec) return self->on_error("cannot send the request: " + ec.message());
+                          self->read_head();
+                      });
 }
 
 void UpstreamCall::read_head() {
@@ -138,11 +146,13 @@ void UpstreamCall::read_head() {
     // Streams are bounded by the idle timeout instead; whole answers by on_bytes().
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     buffer_.clear();
-    http::async_read_header(socket_, buffer_, *parser_, [self = shared_from_this(), n = attempt_](const error_code& ec, size_t) {
-        if (self->stale(n)) return;
-        if (ec) return self->on_error("cannot read the answer: " + ec.message());
-        self->on_head();
-    });
+    http::async_read_header(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this(), n = attempt_](const error_code& ec, size_t) {
+            if (self->stale(n)) return;
+            if (ec) return self->on_error("cannot read the answer: " + ec.message());
+            self->on_head();
+        });
 }
 
 void UpstreamCall::on_head() {
@@ -167,16 +177,18 @@ void UpstreamCall::read_more() {
     body.size = sizeof chunk_;
     arm(shared_.timeouts.idle_ms,
         "nothing arrived for " + std::to_string(shared_.timeouts.idle_ms) + " ms");
-    http::async_read_some(socket_, buffer_, *parser_, [self = shared_from_this(), n = attempt_](error_code ec, size_t) {
-        if (self->stale(n)) return;
-        const size_t got = sizeof self->chunk_ - self->parser_->get().body().size;
-        if (ec == http::error::need_buffer) ec = {};
-        if (ec) return self->on_error("the answer was cut: " + ec.message());
-        if (got > 0) self->on_bytes(std::string_view(self->chunk_, got));
-        if (self->stale(n)) return;
-        if (self->parser_->is_done()) return self->on_body_end();
-        self->read_more();
-    });
+    http::async_read_some(socket_, buffer_, *parser_,
+                          [self = shared_from_this(), n = attempt_](error_code ec, size_t) {
+                              if (self->stale(n)) return;
+                              const size_t got =
+                                  sizeof self->chunk_ - self->parser_->get().body().size;
+                              if (ec == http::error::need_buffer) ec = {};
+                              if (ec) return self->on_error("the answer was cut: " + ec.message());
+                              if (got > 0) self->on_bytes(std::string_view(self->chunk_, got));
+                              if (self->stale(n)) return;
+                              if (self->parser_->is_done()) return self->on_body_end();
+                              self->read_more();
+                          });
 }
 
 void UpstreamCall::on_bytes(std::string_view bytes) {
@@ -215,7 +227,8 @@ void UpstreamCall::on_sse_data(std::string_view data) {
         return;  // written at the end of the body, after any usage fallback
     }
     ordered_json j = ordered_json::parse(data, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) return fail_stream("the upstream sent an event that is not JSON");
+    if (j.is_discarded() || !j.is_object())
+        return fail_stream("the upstream sent an event that is not JSON");
     if (j.contains("error")) {
         if (!res_->write("data: " + dump(j) + "\n\n")) return cancel();
         return;
@@ -246,7 +259,8 @@ void UpstreamCall::filter_choices(ordered_json& choices, bool streaming) {
         const bool has_text = text != holder->end() && text->is_string();
         if (has_text && !text->get_ref<const std::string&>().empty()) ++content_events_;
         if (!scanner_) {
-            if (has_text && scope_->wants_text()) scope_->add_completion_text(text->get_ref<const std::string&>());
+            if (has_text && scope_->wants_text())
+                scope_->add_completion_text(text->get_ref<const std::string&>());
             continue;
         }
         const std::string original = has_text ? text->get<std::string>() : "";
@@ -285,7 +299,8 @@ void UpstreamCall::on_body_end() {
     if (mode_ == Mode::kRelay) return relay_whole();
     if (mode_ == Mode::kWhole) {
         ordered_json j = ordered_json::parse(body_, nullptr, false);
-        if (j.is_discarded() || !j.is_object()) return retry_or_fail("answered with a body that is not JSON");
+        if (j.is_discarded() || !j.is_object())
+            return retry_or_fail("answered with a body that is not JSON");
         charge_usage(j);
         if (j.contains("model")) j["model"] = request_.reply_model;
         auto choices = j.find("choices");
@@ -300,13 +315,16 @@ void UpstreamCall::on_body_end() {
         std::string rest = r.finish();
         for (const std::string& t : r.found_types()) pii_found_.push_back(t);
         if (rest.empty()) continue;
-        ordered_json delta = request_.text_field == "content"
-                                 ? ordered_json{{"content", rest}}
-                                 : ordered_json();
+        ordered_json delta =
+            request_.text_field == "content" ? ordered_json{{"content", rest}} : ordered_json();
         ordered_json c = {{"index", index}};
-        if (request_.text_field == "content") c["delta"] = delta; else c["text"] = rest;
+        if (request_.text_field == "content")
+            c["delta"] = delta;
+        else
+            c["text"] = rest;
         c["finish_reason"] = nullptr;
-        res_->write("data: " + dump(ordered_json{{"model", request_.reply_model}, {"choices", {c}}}) + "\n\n");
+        res_->write("data: " +
+                    dump(ordered_json{{"model", request_.reply_model}, {"choices", {c}}}) + "\n\n");
     }
     redactors_.clear();
     if (!charged_ && content_events_ > 0) scope_->charge_completion(content_events_);
@@ -324,8 +342,8 @@ void UpstreamCall::relay_whole() {
     if (retry != head.end()) headers.emplace_back("Retry-After", std::string(retry->value()));
     auto type = head.find(http::field::content_type);
     res_->send(int(head.result_int()),
-               type == head.end() ? "application/json" : std::string(type->value()), std::move(body_),
-               std::move(headers));
+               type == head.end() ? "application/json" : std::string(type->value()),
+               std::move(body_), std::move(headers));
     finish();
 }
 
@@ -347,16 +365,18 @@ void UpstreamCall::retry_or_fail(const std::string& why, int status) {
         socket_ = asio::ip::tcp::socket(shared_.io);
         return attempt();
     }
-    send_error(*res_, {.status = status,
-                       .message = "upstream model '" + entry_.spec.name + "' failed: " + url + " " + why,
-                       .type = "server_error",
-                       .code = "upstream_error"});
+    send_error(*res_,
+               {.status = status,
+                .message = "upstream model '" + entry_.spec.name + "' failed: " + url + " " + why,
+                .type = "server_error",
+                .code = "upstream_error"});
     finish();
 }
 
 void UpstreamCall::fail_stream(const std::string& why) {
     const std::string url = endpoint_ ? entry_.endpoints[*endpoint_].url : "";
-    CITADEL_LOG_WARN("upstream %s at %s, mid-stream: %s", entry_.spec.name.c_str(), url.c_str(), why.c_str());
+    CITADEL_LOG_WARN("upstream %s at %s, mid-stream: %s", entry_.spec.name.c_str(), url.c_str(),
+                     why.c_str());
     release(false);
     scope_->set_status(502, "upstream failed mid-stream: " + why);
     res_->write(sse_error("upstream model '" + entry_.spec.name + "' failed mid-stream: " + why));
@@ -387,12 +407,13 @@ void UpstreamCall::abort(const std::string& why) {
 void UpstreamCall::arm(int ms, std::string what) {
     const uint64_t generation = ++timer_generation_;
     timer_.expires_after(std::chrono::milliseconds(ms));
-    timer_.async_wait([self = shared_from_this(), generation, what = std::move(what)](const error_code& ec) {
-        if (ec || self->finished_ || generation != self->timer_generation_) return;
-        self->timed_out_ = what;
-        self->resolver_.cancel();
-        self->close_socket();
-    });
+    timer_.async_wait(
+        [self = shared_from_this(), generation, what = std::move(what)](const error_code& ec) {
+            if (ec || self->finished_ || generation != self->timer_generation_) return;
+            self->timed_out_ = what;
+            self->resolver_.cancel();
+            self->close_socket();
+        });
 }
 
 void UpstreamCall::release(bool ok, bool counted) {
@@ -415,7 +436,8 @@ void UpstreamCall::finish() {
     resolver_.cancel();
     close_socket();
     for (const std::string& t : pii_found_)
-        scope_->note_guard(std::string("pii.output:") + gateway::pii_mode_name(pii_mode_) + ":" + t);
+        scope_->note_guard(std::string("pii.output:") + gateway::pii_mode_name(pii_mode_) + ":" +
+                           t);
     shared_.active.erase(id_);
 }
 

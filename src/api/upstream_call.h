@@ -16,6 +16,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
+#include <atomic>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -59,7 +60,7 @@ struct UpstreamShared {
     std::string health_path;
     bool stopping = false;
     std::map<uint64_t, std::weak_ptr<UpstreamCall>> active;
-    uint64_t next_id = 0;
+    std::atomic<uint64_t> next_id{0};  // calls are made on any thread
     std::mt19937_64 rng{std::random_device{}()};
     boost::asio::io_context io;
     std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work;
@@ -73,7 +74,7 @@ class UpstreamCall : public std::enable_shared_from_this<UpstreamCall> {
                  std::shared_ptr<server::Responder> res);
     ~UpstreamCall();
     void start();
-    void cancel();                   // the client went away
+    void cancel();                       // the client went away
     void abort(const std::string& why);  // shutdown: answer the client with an error now
 
   private:
@@ -124,7 +125,7 @@ class UpstreamCall : public std::enable_shared_from_this<UpstreamCall> {
     Mode mode_ = Mode::kHead;
     uint64_t attempt_ = 0;  // incremented by each attempt()
     uint64_t timer_generation_ = 0;
-    std::string timed_out_;   // set when the timer cut the socket: why
+    std::string timed_out_;  // set when the timer cut the socket: why
     bool finished_ = false;
     bool saw_done_ = false;
     bool charged_ = false;

@@ -59,8 +59,10 @@ Result<UpstreamEndpoint> parse_upstream_url(const std::string& url) {
     e.host_header = rest.substr(0, slash);
     e.base = rest.substr(slash);
     while (e.base.ends_with('/')) e.base.pop_back();
-    if (e.base.ends_with("/v1")) e.base.resize(e.base.size() - 3);  // ".../v1" as OpenAI SDKs take it
-    if (e.base.find_first_of("?#@") != std::string::npos || e.host_header.find('@') != std::string::npos)
+    if (e.base.ends_with("/v1"))
+        e.base.resize(e.base.size() - 3);  // ".../v1" as OpenAI SDKs take it
+    if (e.base.find_first_of("?#@") != std::string::npos ||
+        e.host_header.find('@') != std::string::npos)
         return bad("no query, fragment or user@ allowed");
     const std::string& a = e.host_header;
     if (a.starts_with('[')) {
@@ -102,7 +104,11 @@ Result<UpstreamSpec> parse_upstream_arg(const std::string& arg) {
 class HealthProbe : public std::enable_shared_from_this<HealthProbe> {
   public:
     HealthProbe(UpstreamShared& shared, UpstreamEntry& entry, size_t index)
-        : shared_(shared), entry_(entry), index_(index), socket_(shared.io), resolver_(shared.io),
+        : shared_(shared),
+          entry_(entry),
+          index_(index),
+          socket_(shared.io),
+          resolver_(shared.io),
           deadline_(shared.io) {}
 
     void start() {
@@ -116,20 +122,23 @@ class HealthProbe : public std::enable_shared_from_this<HealthProbe> {
         deadline_.async_wait([self = shared_from_this()](const error_code& ec) {
             if (!ec) self->done(false);
         });
-        resolver_.async_resolve(at.host, at.port, [self = shared_from_this()](const error_code& ec, auto eps) {
-            if (ec || self->finished_) return self->done(false);
-            asio::async_connect(self->socket_, eps, [self](const error_code& ec, const auto&) {
+        resolver_.async_resolve(
+            at.host, at.port, [self = shared_from_this()](const error_code& ec, auto eps) {
                 if (ec || self->finished_) return self->done(false);
-                http::async_write(self->socket_, self->request_, [self](const error_code& ec, size_t) {
+                asio::async_connect(self->socket_, eps, [self](const error_code& ec, const auto&) {
                     if (ec || self->finished_) return self->done(false);
-                    self->parser_.body_limit(64 * 1024);
-                    http::async_read(self->socket_, self->buffer_, self->parser_,
-                                     [self](const error_code& ec, size_t) {
-                                         self->done(!ec && self->parser_.get().result_int() == 200);
-                                     });
+                    http::async_write(
+                        self->socket_, self->request_, [self](const error_code& ec, size_t) {
+                            if (ec || self->finished_) return self->done(false);
+                            self->parser_.body_limit(64 * 1024);
+                            http::async_read(
+                                self->socket_, self->buffer_, self->parser_,
+                                [self](const error_code& ec, size_t) {
+                                    self->done(!ec && self->parser_.get().result_int() == 200);
+                                });
+                        });
                 });
             });
-        });
     }
 
   private:
@@ -144,7 +153,8 @@ class HealthProbe : public std::enable_shared_from_this<HealthProbe> {
         entry_.pool->set_health(index_, healthy);
         if (before != healthy) {
             CITADEL_LOG_INFO("upstream %s: %s is %s", entry_.spec.name.c_str(),
-                             entry_.endpoints[index_].url.c_str(), healthy ? "healthy again" : "unhealthy");
+                             entry_.endpoints[index_].url.c_str(),
+                             healthy ? "healthy again" : "unhealthy");
         }
     }
 
@@ -171,8 +181,10 @@ Result<std::unique_ptr<UpstreamProxy>> UpstreamProxy::create(
     s.health_path = config.health_path;
     std::set<std::string> known(local_models.begin(), local_models.end());
     for (UpstreamSpec& spec : config.upstreams) {
-        if (spec.urls.empty()) return Status::error("upstream model '" + spec.name + "' has no URL");
-        if (known.count(spec.name)) return Status::error("model name '" + spec.name + "' is given twice");
+        if (spec.urls.empty())
+            return Status::error("upstream model '" + spec.name + "' has no URL");
+        if (known.count(spec.name))
+            return Status::error("model name '" + spec.name + "' is given twice");
         known.insert(spec.name);
         UpstreamEntry entry;
         for (const std::string& url : spec.urls) {
@@ -192,10 +204,12 @@ Result<std::unique_ptr<UpstreamProxy>> UpstreamProxy::create(
             if (!known.count(w.model))
                 return Status::error("routed model '" + r.name + "': route to '" + w.model +
                                      "', which is no configured model (local or upstream)");
-            if (!(w.weight >= 0)) return Status::error("routed model '" + r.name + "': a negative weight");
+            if (!(w.weight >= 0))
+                return Status::error("routed model '" + r.name + "': a negative weight");
             total += w.weight;
         }
-        if (!(total > 0)) return Status::error("routed model '" + r.name + "': the weights add up to 0");
+        if (!(total > 0))
+            return Status::error("routed model '" + r.name + "': the weights add up to 0");
         s.routes.emplace(r.name, r);
     }
     for (const RouteSpec& r : config.routes) known.insert(r.name);
@@ -283,8 +297,8 @@ const ops::UpstreamPool* UpstreamProxy::pool(const std::string& name) const {
 void UpstreamProxy::forward(const std::string& name, ProxiedRequest request, Scope scope,
                             std::shared_ptr<server::Responder> res) {
     UpstreamEntry& entry = shared_->upstreams.at(name);
-    auto call = std::make_shared<UpstreamCall>(*shared_, entry, std::move(request),
-                                               std::move(scope), res);
+    auto call =
+        std::make_shared<UpstreamCall>(*shared_, entry, std::move(request), std::move(scope), res);
     std::weak_ptr<UpstreamCall> weak = call;
     UpstreamShared* shared = shared_.get();
     res->on_disconnect([weak, shared] {

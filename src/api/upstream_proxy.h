@@ -65,13 +65,13 @@ Result<UpstreamSpec> parse_upstream_arg(const std::string& arg);
 
 // What forward() needs of one request.
 struct ProxiedRequest {
-    std::string path;         // "/v1/chat/completions" or "/v1/completions"
-    std::string body;         // JSON, `model` already rewritten
+    std::string path;  // "/v1/chat/completions" or "/v1/completions"
+    std::string body;  // JSON, `model` already rewritten
     bool stream = false;
     bool client_wants_usage = false;  // stream_options.include_usage as the client sent it
-    std::string reply_model;  // the `model` the client is told
-    std::string text_field;   // "content" (chat deltas/messages) or "text" (completions)
-    std::string traceparent;  // the client's, or empty (a new one is made)
+    std::string reply_model;          // the `model` the client is told
+    std::string text_field;           // "content" (chat deltas/messages) or "text" (completions)
+    std::string traceparent;          // the client's, or empty (a new one is made)
 };
 
 class UpstreamCall;
@@ -81,8 +81,8 @@ class UpstreamProxy {
   public:
     // Checks the urls and routes (names in `local_models` are valid route targets too) and
     // starts the I/O thread and the health checks.
-    static Result<std::unique_ptr<UpstreamProxy>> create(RoutingConfig config,
-                                                         const std::vector<std::string>& local_models);
+    static Result<std::unique_ptr<UpstreamProxy>> create(
+        RoutingConfig config, const std::vector<std::string>& local_models);
     ~UpstreamProxy();
     UpstreamProxy(const UpstreamProxy&) = delete;
     UpstreamProxy& operator=(const UpstreamProxy&) = delete;

@@ -11,8 +11,7 @@ int64_t steady_now_ms() {
     return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
 }
 
-UpstreamPool::UpstreamPool(std::vector<std::string> urls, UpstreamPoolOptions options,
-                           Clock now_ms)
+UpstreamPool::UpstreamPool(std::vector<std::string> urls, UpstreamPoolOptions options, Clock now_ms)
     : urls_(std::move(urls)),
       options_(options),
       now_ms_(now_ms ? std::move(now_ms) : Clock(steady_now_ms)),

@@ -22,11 +22,11 @@
 namespace citadel::ops {
 
 struct UpstreamPoolOptions {
-    int eject_after_failures = 3;   // consecutive failures of one endpoint before ejection
-    int64_t eject_base_ms = 2000;   // first ejection; doubles with each one after, up to max
+    int eject_after_failures = 3;  // consecutive failures of one endpoint before ejection
+    int64_t eject_base_ms = 2000;  // first ejection; doubles with each one after, up to max
     int64_t eject_max_ms = 30000;
-    int breaker_failures = 8;       // consecutive failures of the pool before the breaker opens
-    int64_t breaker_open_ms = 5000; // fail fast this long, then let one probe through
+    int breaker_failures = 8;        // consecutive failures of the pool before the breaker opens
+    int64_t breaker_open_ms = 5000;  // fail fast this long, then let one probe through
 };
 
 // Where a request goes, or why it cannot go anywhere now.
@@ -39,11 +39,11 @@ struct UpstreamPick {
 struct UpstreamEndpointState {
     std::string url;
     int outstanding = 0;
-    bool healthy = true;       // the last active health check passed (true until one fails)
-    bool ejected = false;      // passively ejected now
-    bool probing = false;      // ejection expired: one request at a time until one succeeds
+    bool healthy = true;   // the last active health check passed (true until one fails)
+    bool ejected = false;  // passively ejected now
+    bool probing = false;  // ejection expired: one request at a time until one succeeds
     int consecutive_failures = 0;
-    uint64_t requests = 0;     // picks so far
+    uint64_t requests = 0;  // picks so far
 };
 
 class UpstreamPool {
@@ -73,8 +73,8 @@ class UpstreamPool {
         int outstanding = 0;
         bool healthy = true;
         int consecutive_failures = 0;
-        int ejections = 0;            // how many times in a row (for the back-off)
-        int64_t ejected_until = 0;    // 0: not ejected
+        int ejections = 0;          // how many times in a row (for the back-off)
+        int64_t ejected_until = 0;  // 0: not ejected
         bool probing = false;
         uint64_t requests = 0;
     };

@@ -16,7 +16,8 @@ TEST(UpstreamConfig, ParsesTheUpstreamFlag) {
     Result<UpstreamSpec> s = parse_upstream_arg("big=http://10.0.0.5:8000,http://10.0.0.6:8000/v1");
     ASSERT_TRUE(s.ok()) << s.error();
     EXPECT_EQ(s->name, "big");
-    EXPECT_EQ(s->urls, (std::vector<std::string>{"http://10.0.0.5:8000", "http://10.0.0.6:8000/v1"}));
+    EXPECT_EQ(s->urls,
+              (std::vector<std::string>{"http://10.0.0.5:8000", "http://10.0.0.6:8000/v1"}));
     for (const char* bad : {"big", "=http://x", "big=", "big=http://a,,http://b"}) {
         Result<UpstreamSpec> r = parse_upstream_arg(bad);
         ASSERT_FALSE(r.ok()) << bad;
@@ -86,7 +87,8 @@ TEST(UpstreamConfig, RejectsBadRoutes) {
 
 struct YamlFile {
     std::string path = (std::filesystem::temp_directory_path() /
-                        ("citadel-routing-" + std::to_string(::getpid()) + ".yaml")).string();
+                        ("citadel-routing-" + std::to_string(::getpid()) + ".yaml"))
+                           .string();
     explicit YamlFile(const std::string& text) { std::ofstream(path) << text; }
     ~YamlFile() { std::filesystem::remove(path); }
 };
@@ -95,7 +97,8 @@ TEST(UpstreamConfig, YamlModelsDeclareUpstreamsAndRoutes) {
     YamlFile f(
         "models:\n"
         "  local: /m/q.gguf\n"
-        "  big: {upstreams: [http://10.0.0.5:8000, http://10.0.0.6:8000], upstream-model: Qwen/Qwen2.5-72B}\n"
+        "  big: {upstreams: [http://10.0.0.5:8000, http://10.0.0.6:8000], upstream-model: "
+        "Qwen/Qwen2.5-72B}\n"
         "  qwen:\n"
         "    routes:\n"
         "      - {model: local, weight: 95}\n"
@@ -117,10 +120,13 @@ TEST(UpstreamConfig, YamlModelsDeclareUpstreamsAndRoutes) {
 
 TEST(UpstreamConfig, YamlErrorsNameFileLineAndKey) {
     const std::pair<const char*, const char*> cases[] = {
-        {"models:\n  q:\n    routes:\n      - {model: a, weight: lots}\n", ":4: models.q.routes.weight"},
-        {"models:\n  q: {upstreams: [http://a:1], path: /x.gguf}\n", ":2: models.q needs exactly one"},
+        {"models:\n  q:\n    routes:\n      - {model: a, weight: lots}\n",
+         ":4: models.q.routes.weight"},
+        {"models:\n  q: {upstreams: [http://a:1], path: /x.gguf}\n",
+         ":2: models.q needs exactly one"},
         {"models:\n  q:\n    upstream: http://a:1\n", ":3: unknown key 'models.q.upstream'"},
-        {"models:\n  q: {routes: [{model: a}]}\n", ":2: each of 'models.q.routes' needs model and weight"},
+        {"models:\n  q: {routes: [{model: a}]}\n",
+         ":2: each of 'models.q.routes' needs model and weight"},
     };
     for (const auto& [text, expected] : cases) {
         YamlFile f(text);

@@ -19,7 +19,8 @@ struct Fixture {
     }
     UpstreamPool make(size_t n) {
         std::vector<std::string> urls;
-        for (size_t i = 0; i < n; ++i) urls.push_back("http://10.0.0." + std::to_string(i) + ":8000");
+        for (size_t i = 0; i < n; ++i)
+            urls.push_back("http://10.0.0." + std::to_string(i) + ":8000");
         return UpstreamPool(urls, options, [this] { return now; });
     }
 };
