@@ -5,6 +5,7 @@
 
 #include "api/gateway_glue.h"
 #include "api/generation.h"
+#include "api/input_steps.h"
 #include "api/ollama.h"
 #include "api/openai_request.h"
 #include "api/reply_constraint.h"
@@ -224,14 +225,14 @@ void generate_ollama(const ModelPtr& model, OllamaGenerateRequest& r, const Res&
     start_chat(model, chat, Wire::kOllamaGenerate, r.stream, res, scope);
 }
 
-// The texts a classifier is shown: what the user and tools said.
+}  // namespace
+
 std::string untrusted_text(const MessageTexts& t) {
     std::string out;
     for (const std::string* s : t.untrusted) out += (out.empty() ? "" : "\n") + *s;
     return out;
 }
 
-// Runs `go` now, or once the content classifier allowed the input (on its thread).
 void classify_then(const gateway::Gateway& gw, const Scope& scope, const Res& res, bool ollama,
                    std::string text, std::function<void()> go) {
     gateway::Classifier* c = gw.classifier();
@@ -251,12 +252,11 @@ void classify_then(const gateway::Gateway& gw, const Scope& scope, const Res& re
              });
 }
 
-}  // namespace
-
 void Service::chat(const Request& req, const Res& res, const Scope& scope) {
     Parsed<ChatRequest> p = parse_chat_request(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
     auto r = std::make_shared<ChatRequest>(std::move(std::get<ChatRequest>(p)));
+    if (route(req, res, scope, r->model, true)) return;
     if (is_stub(r->model)) return stub_chat(*r, res, scope);
     auto name = model_name(r->model);
     if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err);
@@ -276,6 +276,7 @@ void Service::completions(const Request& req, const Res& res, const Scope& scope
     Parsed<CompletionRequest> p = parse_completion_request(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
     auto r = std::make_shared<CompletionRequest>(std::move(std::get<CompletionRequest>(p)));
+    if (route(req, res, scope, r->model, false)) return;
     auto name = model_name(r->model);
     if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err);
     const std::string model = std::get<std::string>(name);
@@ -299,6 +300,7 @@ void Service::ollama_chat(const Request& req, const Res& res, const Scope& scope
     Parsed<OllamaChatRequest> p = parse_ollama_chat(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
     auto r = std::make_shared<OllamaChatRequest>(std::move(std::get<OllamaChatRequest>(p)));
+    if (auto err = not_for_ollama(r->chat.model)) return send_error(*res, *err, true);
     auto name = model_name(r->chat.model);
     if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err, true);
     const std::string model = std::get<std::string>(name);
@@ -317,6 +319,7 @@ void Service::ollama_generate(const Request& req, const Res& res, const Scope& s
     Parsed<OllamaGenerateRequest> p = parse_ollama_generate(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
     auto r = std::make_shared<OllamaGenerateRequest>(std::move(std::get<OllamaGenerateRequest>(p)));
+    if (auto err = not_for_ollama(r->model)) return send_error(*res, *err, true);
     auto name = model_name(r->model);
     if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err, true);
     const std::string model = std::get<std::string>(name);

@@ -1,5 +1,6 @@
 #include "api/service.h"
 
+#include <algorithm>
 #include <ctime>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -10,6 +11,7 @@
 #include "api/openai_response.h"
 #include "api/respond.h"
 #include "api/trace_responder.h"
+#include "api/upstream_proxy.h"
 #include "tensor/dtype.h"
 
 namespace citadel::api {
@@ -234,6 +236,10 @@ std::optional<ApiError> Service::guard(const Scope& scope, const MessageTexts& t
     return std::nullopt;
 }
 
+std::vector<std::string> Service::routed_names() const {
+    return options_.upstreams ? options_.upstreams->names() : std::vector<std::string>{};
+}
+
 // Models the identity may see (every model for unauthenticated routes).
 static bool visible(const Scope& scope, const std::string& model) {
     return !scope->authenticated() || gateway::model_allowed(scope->identity(), model);
@@ -299,6 +305,12 @@ void Service::list_models(const Request&, const Res& res, const Scope& scope) {
         }
         out.push_back(std::move(m));
     }
+    for (const std::string& name : routed_names()) {
+        if (!visible(scope, name)) continue;
+        ModelInfo m;
+        m.id = name;
+        out.push_back(std::move(m));
+    }
     send_json(*res, 200, model_list(out));
 }
 
@@ -306,6 +318,14 @@ void Service::get_model(const Request& req, const Res& res, const Scope& scope) 
     const std::string name =
         percent_decode(std::string_view(req.path).substr(std::string_view("/v1/models/").size()));
     std::optional<ops::ModelRegistry::Entry> e = models_.find(name);
+    const std::vector<std::string> routed = routed_names();
+    if (!e && std::find(routed.begin(), routed.end(), name) != routed.end()) {
+        if (auto d = gateway_.authorize_model(scope->identity(), name))
+            return send_error(*res, to_api_error(*d));
+        ModelInfo m;
+        m.id = name;
+        return send_json(*res, 200, model_object(m));
+    }
     if (!e) {
         return send_error(*res, {.status = 404,
                                  .message = "The model '" + name + "' does not exist",

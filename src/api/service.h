@@ -18,6 +18,8 @@
 
 namespace citadel::api {
 
+class UpstreamProxy;
+
 struct ServiceOptions {
     std::string version = "0.1.0";
     // Benchmarks: models that answer /v1/chat/completions at once with a fixed reply, after
@@ -27,6 +29,8 @@ struct ServiceOptions {
     ops::Metrics* metrics = nullptr;
     // When set, one span per request goes to this OTLP collector (--otlp-endpoint).
     ops::SpanExporter* tracer = nullptr;
+    // Upstream and routed (canary) models (upstream_proxy.h); null: none. Not owned.
+    UpstreamProxy* upstreams = nullptr;
 };
 
 struct RouteEntry;
@@ -72,6 +76,16 @@ class Service {
     std::optional<ApiError> admit(const Scope& scope, const std::string& model);
     // Input guards on the texts; the error to answer, or nothing (texts may be redacted).
     std::optional<ApiError> guard(const Scope& scope, const MessageTexts& texts);
+
+    // Routing (routed_handlers.cpp). A routed name becomes its pick by weight in `model`;
+    // true when the request went to an upstream (and is answered from there).
+    bool route(const server::Request& req, const Res& res, const Scope& scope, std::string& model,
+               bool chat);
+    void proxy(const server::Request& req, const Res& res, const Scope& scope,
+               const std::string& model, bool chat);
+    // 400 for upstream and routed models on the Ollama routes.
+    std::optional<ApiError> not_for_ollama(const std::string& model) const;
+    std::vector<std::string> routed_names() const;  // upstream and routed models
 
     bool is_stub(const std::string& model) const;
     void stub_chat(const ChatRequest& r, const Res& res, const Scope& scope);

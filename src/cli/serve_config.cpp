@@ -31,54 +31,127 @@ Result<std::vector<std::string>> inputs_of(const YAML::Node& node, const std::st
     return Status::error("key '" + key + "' must be a value or a list of values");
 }
 
+// models.NAME.upstreams: a URL or a list of them.
+Status add_upstream_urls(const YAML::Node& v, const std::string& path, const std::string& key,
+                         std::vector<std::string>& urls) {
+    Result<std::vector<std::string>> in = inputs_of(v, key);
+    if (!in) return Status::error(where(path, v) + ": " + in.error());
+    if (in->empty()) return Status::error(where(path, v) + ": key '" + key + "' lists no URL");
+    urls = std::move(*in);
+    return ok_status();
+}
+
+// models.NAME.routes: [{model: NAME, weight: N}, ...].
+Status add_routes(const YAML::Node& v, const std::string& path, const std::string& key,
+                  std::vector<api::WeightedRoute>& routes) {
+    if (!v.IsSequence() || v.size() == 0)
+        return Status::error(where(path, v) + ": key '" + key +
+                             "' must list routes: [{model: NAME, weight: 95}, ...]");
+    for (const YAML::Node& item : v) {
+        if (!item.IsMap()) return Status::error(where(path, item) + ": each of '" + key + "' must be {model, weight}");
+        api::WeightedRoute r;
+        bool has_weight = false;
+        for (const auto& f : item) {
+            const std::string k = f.first.Scalar();
+            if (!f.second.IsScalar())
+                return Status::error(where(path, f.second) + ": " + key + "." + k + " must be a plain value");
+            if (k == "model") {
+                r.model = f.second.Scalar();
+            } else if (k == "weight") {
+                try {
+                    r.weight = std::stod(f.second.Scalar());
+                    has_weight = true;
+                } catch (const std::exception&) {
+                }
+                if (!has_weight || !std::isfinite(r.weight) || r.weight < 0)
+                    return Status::error(where(path, f.second) + ": " + key +
+                                         ".weight must be a number >= 0, got '" + f.second.Scalar() + "'");
+            } else {
+                return Status::error(where(path, f.first) + ": unknown key '" + key + "." + k +
+                                     "' (valid: model, weight)");
+            }
+        }
+        if (r.model.empty() || !has_weight)
+            return Status::error(where(path, item) + ": each of '" + key + "' needs model and weight");
+        routes.push_back(std::move(r));
+    }
+    return ok_status();
+}
+
+// One entry of `models` that is a map: local, upstream or routed, by its keys.
+Status add_model_map(const std::string& name, const YAML::Node& v, const std::string& path,
+                     std::vector<ops::ModelSpec>& models, api::RoutingConfig& routing) {
+    ops::ModelSpec spec{.name = name};
+    api::UpstreamSpec up;
+    up.name = name;
+    api::RouteSpec routed;
+    routed.name = name;
+    for (const auto& field : v) {
+        const std::string k = field.first.Scalar();
+        const std::string key = "models." + name + "." + k;
+        const YAML::Node& value = field.second;
+        Status s = ok_status();
+        if (k == "upstreams") {
+            s = add_upstream_urls(value, path, key, up.urls);
+        } else if (k == "routes") {
+            s = add_routes(value, path, key, routed.routes);
+        } else if (!value.IsScalar()) {
+            s = Status::error(where(path, value) + ": " + key + " must be a plain value");
+        } else if (k == "path") {
+            spec.path = value.Scalar();
+        } else if (k == "chat-template") {
+            spec.chat_template_file = value.Scalar();
+        } else if (k == "upstream-model") {
+            up.upstream_model = value.Scalar();
+        } else if (k == "on-demand") {
+            if (value.Scalar() != "true" && value.Scalar() != "false")
+                s = Status::error(where(path, value) + ": " + key + " must be true or false");
+            spec.on_demand = value.Scalar() == "true";
+        } else if (k == "idle-unload") {
+            Result<int64_t> ms = parse_duration_ms(value.Scalar());
+            if (!ms) s = Status::error(where(path, value) + ": " + key + ": " + ms.error());
+            spec.on_demand = true;
+            spec.idle_unload_ms = ms ? *ms : 0;
+        } else {
+            s = Status::error(where(path, field.first) + ": unknown key '" + key +
+                              "' (valid: path, chat-template, on-demand, idle-unload, upstreams, "
+                              "upstream-model, routes)");
+        }
+        if (!s.ok()) return s;
+    }
+    const int kinds = int(!spec.path.empty()) + int(!up.urls.empty()) + int(!routed.routes.empty());
+    if (kinds != 1)
+        return Status::error(where(path, v) + ": models." + name +
+                             " needs exactly one of path, upstreams, routes");
+    if (!up.upstream_model.empty() && up.urls.empty())
+        return Status::error(where(path, v) + ": models." + name + ".upstream-model needs upstreams");
+    if (!spec.path.empty()) models.push_back(std::move(spec));
+    if (!up.urls.empty()) routing.upstreams.push_back(std::move(up));
+    if (!routed.routes.empty()) routing.routes.push_back(std::move(routed));
+    return ok_status();
+}
+
 Status add_models(const YAML::Node& node, const std::string& path,
-                  std::vector<ops::ModelSpec>& models) {
+                  std::vector<ops::ModelSpec>& models, api::RoutingConfig& routing) {
     if (!node.IsMap()) {
         return Status::error(where(path, node) +
                              ": key 'models' must map names to GGUF files "
                              "(models: {qwen: /models/qwen.gguf})");
     }
     for (const auto& kv : node) {
-        ops::ModelSpec spec{.name = kv.first.Scalar()};
+        const std::string name = kv.first.Scalar();
         const YAML::Node& v = kv.second;
         if (v.IsScalar()) {
-            spec.path = v.Scalar();
+            if (v.Scalar().empty())
+                return Status::error(where(path, v) + ": models." + name + " has no path");
+            models.push_back(ops::ModelSpec{.name = name, .path = v.Scalar()});
         } else if (v.IsMap()) {
-            for (const auto& field : v) {
-                const std::string k = field.first.Scalar();
-                if (!field.second.IsScalar())
-                    return Status::error(where(path, field.second) + ": models." + spec.name + "." +
-                                         k + " must be a plain value");
-                if (k == "path") {
-                    spec.path = field.second.Scalar();
-                } else if (k == "chat-template") {
-                    spec.chat_template_file = field.second.Scalar();
-                } else if (k == "on-demand") {
-                    const std::string v = field.second.Scalar();
-                    if (v != "true" && v != "false")
-                        return Status::error(where(path, field.second) + ": models." + spec.name +
-                                             ".on-demand must be true or false");
-                    spec.on_demand = v == "true";
-                } else if (k == "idle-unload") {
-                    Result<int64_t> ms = parse_duration_ms(field.second.Scalar());
-                    if (!ms)
-                        return Status::error(where(path, field.second) + ": models." + spec.name +
-                                             ".idle-unload: " + ms.error());
-                    spec.on_demand = true;
-                    spec.idle_unload_ms = *ms;
-                } else {
-                    return Status::error(where(path, field.first) + ": unknown key 'models." +
-                                         spec.name + "." + k +
-                                         "' (valid: path, chat-template, on-demand, idle-unload)");
-                }
-            }
+            CITADEL_TRY(add_model_map(name, v, path, models, routing));
         } else {
-            return Status::error(where(path, v) + ": models." + spec.name +
-                                 " must be a file or {path, chat-template}");
+            return Status::error(where(path, v) + ": models." + name +
+                                 " must be a file, {path, chat-template}, {upstreams, "
+                                 "upstream-model} or {routes}");
         }
-        if (spec.path.empty())
-            return Status::error(where(path, v) + ": models." + spec.name + " has no path");
-        models.push_back(std::move(spec));
     }
     return ok_status();
 }
@@ -114,7 +187,7 @@ Status apply_key(CLI::App& cmd, const std::string& key, const YAML::Node& value,
 }  // namespace
 
 Status apply_yaml_config(CLI::App& cmd, const std::string& path,
-                         std::vector<ops::ModelSpec>& models) {
+                         std::vector<ops::ModelSpec>& models, api::RoutingConfig& routing) {
     YAML::Node root;
     try {
         root = YAML::LoadFile(path);
@@ -129,7 +202,7 @@ Status apply_yaml_config(CLI::App& cmd, const std::string& path,
     for (const auto& kv : root) {
         const std::string key = kv.first.Scalar();
         if (key == "gateway") continue;  // structured gateway settings: gateway_options.cpp
-        Status s = key == "models" ? add_models(kv.second, path, models)
+        Status s = key == "models" ? add_models(kv.second, path, models, routing)
                                    : apply_key(cmd, key, kv.second, path);
         if (!s.ok()) return s;
     }

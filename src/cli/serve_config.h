@@ -1,7 +1,9 @@
 // `citadel serve --config citadel.yaml`: every command-line flag of serve is also a key of
 // the YAML file, with the flag's long name (`port: 8080`, `kv-mem: 4GiB`); flags given on
 // the command line win. `models` maps names to GGUF files, or to {path, chat-template,
-// on-demand, idle-unload} (an idle-unload makes the model on-demand).
+// on-demand, idle-unload} (an idle-unload makes the model on-demand), or to an upstream
+// {upstreams: [URL, ...], upstream-model: NAME}, or to weighted routes between other models
+// {routes: [{model: NAME, weight: 95}, ...]} (canary releases).
 // Unknown keys, wrong types and bad values are errors that name the file, line and key.
 #pragma once
 
@@ -9,15 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "api/upstream_proxy.h"
 #include "core/status.h"
 #include "ops/model_registry.h"
 
 namespace citadel::cli {
 
 // Applies the file's keys to the options of `cmd` that the command line left unset, and
-// appends the models it declares to `models`.
+// appends the models it declares to `models` (local), `routing` (upstream and routed).
 Status apply_yaml_config(CLI::App& cmd, const std::string& path,
-                         std::vector<ops::ModelSpec>& models);
+                         std::vector<ops::ModelSpec>& models, api::RoutingConfig& routing);
 
 // "NAME=FILE.gguf", or "FILE.gguf" (named after the file: "qwen2.5-0.5b-q8_0").
 Result<ops::ModelSpec> parse_model_arg(const std::string& arg);

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "api/service.h"
+#include "api/upstream_proxy.h"
 #include "cli/common.h"
 #include "cli/engine_options.h"
 #include "cli/gateway_options.h"
@@ -51,6 +52,8 @@ struct ServeArgs {
     std::string models_memory;
     std::string otlp_endpoint;
     std::string otlp_service = "citadel";
+    std::vector<std::string> upstreams;
+    std::string upstream_health_interval = "2s";
     GatewayArgs gateway;
 };
 
@@ -102,6 +105,12 @@ void add_options(CLI::App& c, ServeArgs& a) {
     c.add_option("--bench-stub-model", a.stub_models,
                  "Benchmarks: a chat model that answers at once with a fixed reply, after every "
                  "gateway filter (repeatable)");
+    c.add_option("--upstream", a.upstreams,
+                 "A model served by OpenAI-compatible servers: NAME=URL[,URL...] (repeatable); "
+                 "requests are balanced over the URLs after every gateway filter");
+    c.add_option("--upstream-health-interval", a.upstream_health_interval,
+                 "How often each upstream URL's /health is checked")
+        ->default_str(a.upstream_health_interval);
     c.add_option("--demo-dir", a.demo_dir,
                  "Where the random-weights demo model is written when no model is configured");
     c.add_option("--demo-tokenizer", a.demo_tokenizer,
@@ -183,9 +192,20 @@ Status add_models_dir(const std::string& dir, std::vector<ops::ModelSpec>& specs
     return ok_status();
 }
 
-Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a) {
+Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a,
+                                                api::RoutingConfig& routing) {
     std::vector<ops::ModelSpec> specs;
-    if (!a.config.empty()) CITADEL_TRY(apply_yaml_config(cmd, a.config, specs));
+    if (!a.config.empty()) CITADEL_TRY(apply_yaml_config(cmd, a.config, specs, routing));
+    for (const std::string& u : a.upstreams) {
+        Result<api::UpstreamSpec> s = api::parse_upstream_arg(u);
+        if (!s) return s.status();
+        routing.upstreams.push_back(std::move(*s));
+    }
+    Result<int64_t> interval = parse_duration_ms(a.upstream_health_interval);
+    if (!interval || *interval < 100)
+        return Status::error("--upstream-health-interval: expected a duration of 100ms or more, got '" +
+                             a.upstream_health_interval + "'");
+    routing.health_interval_ms = int(std::min<int64_t>(*interval, 1 << 30));
     for (const std::string& m : a.models) {
         Result<ops::ModelSpec> s = parse_model_arg(m);
         if (!s) return s.status();
@@ -199,7 +219,7 @@ Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a) {
             if (s.on_demand && s.idle_unload_ms == 0) s.idle_unload_ms = *ms;
         }
     }
-    if (specs.empty() && a.stub_models.empty()) {
+    if (specs.empty() && a.stub_models.empty() && routing.upstreams.empty()) {
         Result<ops::ModelSpec> demo = demo_model(a);
         if (!demo) return Status::error("demo model: " + demo.error());
         specs.push_back(std::move(*demo));
@@ -250,7 +270,8 @@ int wait_for_stop(const sigset_t& signals, server::HttpServer& server, gateway::
 
 int run(CLI::App& cmd, ServeArgs& a) {
     set_log_level(a.verbose ? LogLevel::kDebug : LogLevel::kInfo);  // a server says what it does
-    Result<std::vector<ops::ModelSpec>> specs = model_specs(cmd, a);
+    api::RoutingConfig routing;
+    Result<std::vector<ops::ModelSpec>> specs = model_specs(cmd, a, routing);
     if (!specs) return fail(specs.error());
     Result<server::ServerLimits> limits = server_limits(a);
     if (!limits) return fail(limits.error());
@@ -282,6 +303,15 @@ int run(CLI::App& cmd, ServeArgs& a) {
         if (!budget) return fail("--models-memory: " + budget.error());
         registry_options.memory_budget = *budget;
     }
+    std::vector<std::string> local_names = a.stub_models;
+    for (const ops::ModelSpec& m : *specs) local_names.push_back(m.name);
+    std::unique_ptr<api::UpstreamProxy> upstreams;  // outlives the server: its calls answer clients
+    if (!routing.upstreams.empty() || !routing.routes.empty()) {
+        Result<std::unique_ptr<api::UpstreamProxy>> p =
+            api::UpstreamProxy::create(std::move(routing), local_names);
+        if (!p) return fail(p.error());
+        upstreams = std::move(*p);
+    }
     ops::Metrics metrics;  // GET /metrics
     ops::ModelRegistry registry(std::move(*specs), *engine, registry_options, &metrics);
     std::unique_ptr<ops::SpanExporter> tracer;
@@ -291,7 +321,10 @@ int run(CLI::App& cmd, ServeArgs& a) {
         tracer = std::move(*t);
     }
     api::Service service(registry, **gw,
-                         {.stub_models = a.stub_models, .metrics = &metrics, .tracer = tracer.get()});
+                         {.stub_models = a.stub_models,
+                          .metrics = &metrics,
+                          .tracer = tracer.get(),
+                          .upstreams = upstreams.get()});
     Result<std::unique_ptr<server::HttpServer>> server = server::HttpServer::start(
         a.host, a.port, *limits,
         [&service](server::Request&& req, std::shared_ptr<server::Responder> res) {

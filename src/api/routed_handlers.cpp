@@ -1,0 +1,94 @@
+// Requests for upstream and routed (canary) models: the pick by weight, then, for an upstream
+// model, the same gateway filters a local model gets (model access and limits, input guards
+// with PII redaction in place, classifier) before the body goes to UpstreamProxy.
+#include <random>
+
+#include "api/input_steps.h"
+#include "api/respond.h"
+#include "api/service.h"
+#include "api/upstream_proxy.h"
+
+namespace citadel::api {
+namespace {
+
+using nlohmann::ordered_json;
+
+double uniform01() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    return std::uniform_real_distribution<double>(0.0, 1.0)(rng);
+}
+
+// Pointers to a completion body's prompt texts ("prompt": a string or a list of strings).
+MessageTexts prompt_texts(ordered_json& body) {
+    MessageTexts texts;
+    auto prompt = body.find("prompt");
+    if (prompt == body.end()) return texts;
+    auto add = [&](ordered_json& p) {
+        if (!p.is_string()) return;
+        texts.all.push_back(p.get_ptr<std::string*>());
+        texts.untrusted.push_back(p.get_ptr<std::string*>());
+    };
+    if (prompt->is_array()) {
+        for (ordered_json& p : *prompt) add(p);
+    } else {
+        add(*prompt);
+    }
+    return texts;
+}
+
+bool wants_usage(const ordered_json& body) {
+    auto o = body.find("stream_options");
+    if (o == body.end() || !o->is_object()) return false;
+    auto u = o->find("include_usage");
+    return u != o->end() && u->is_boolean() && u->get<bool>();
+}
+
+}  // namespace
+
+bool Service::route(const server::Request& req, const Res& res, const Scope& scope,
+                    std::string& model, bool chat) {
+    UpstreamProxy* up = options_.upstreams;
+    if (up == nullptr) return false;
+    model = up->route(model, uniform01());
+    if (!up->is_upstream(model)) return false;
+    proxy(req, res, scope, model, chat);
+    return true;
+}
+
+void Service::proxy(const server::Request& req, const Res& res, const Scope& scope,
+                    const std::string& model, bool chat) {
+    if (auto err = admit(scope, model)) return send_error(*res, *err);
+    // The body was validated by the route's parser; it is forwarded as the client wrote it,
+    // with redacted texts and the upstream's model name.
+    auto body = std::make_shared<ordered_json>(ordered_json::parse(req.body, nullptr, false));
+    if (!body->is_object())
+        return send_error(*res, invalid_request("the body must be a JSON object"));
+    const MessageTexts texts = chat ? message_texts((*body)["messages"]) : prompt_texts(*body);
+    if (auto err = guard(scope, texts)) return send_error(*res, *err);
+    if (scope->wants_text())
+        scope->set_prompt_text(chat ? (*body)["messages"].dump() : untrusted_text(texts));
+    ProxiedRequest p;
+    p.path = chat ? "/v1/chat/completions" : "/v1/completions";
+    p.stream = body->value("stream", false);
+    p.client_wants_usage = wants_usage(*body);
+    p.reply_model = model;
+    p.text_field = chat ? "content" : "text";
+    if (const std::string* t = req.header("traceparent")) p.traceparent = *t;
+    (*body)["model"] = options_.upstreams->upstream_model(model);
+    if (p.stream) (*body)["stream_options"]["include_usage"] = true;
+    UpstreamProxy* up = options_.upstreams;
+    classify_then(gateway_, scope, res, false, untrusted_text(texts), [=]() mutable {
+        p.body = body->dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+        up->forward(model, std::move(p), scope, res);
+    });
+}
+
+std::optional<ApiError> Service::not_for_ollama(const std::string& model) const {
+    UpstreamProxy* up = options_.upstreams;
+    if (up == nullptr || (!up->is_upstream(model) && !up->is_routed(model))) return std::nullopt;
+    return invalid_request("model '" + model +
+                           "' is served by an upstream; the Ollama routes are not supported for "
+                           "upstream models (use /v1/chat/completions or /v1/completions)");
+}
+
+}  // namespace citadel::api
