@@ -7,6 +7,7 @@
 #include "api/respond.h"
 #include "api/service.h"
 #include "api/upstream_proxy.h"
+#include "ops/tracing.h"
 
 namespace citadel::api {
 namespace {
@@ -73,7 +74,8 @@ void Service::proxy(const server::Request& req, const Res& res, const Scope& sco
     p.client_wants_usage = wants_usage(*body);
     p.reply_model = model;
     p.text_field = chat ? "content" : "text";
-    if (const std::string* t = req.header("traceparent")) p.traceparent = *t;
+    // The upstream's work is a child of this request's span (W3C trace context).
+    p.traceparent = ops::traceparent(scope->trace_id(), scope->span_id());
     (*body)["model"] = options_.upstreams->upstream_model(model);
     if (p.stream) (*body)["stream_options"]["include_usage"] = true;
     UpstreamProxy* up = options_.upstreams;

@@ -194,6 +194,8 @@ void Service::handle(Request&& req, std::shared_ptr<server::Responder> inner) {
     const bool probe = route && route->access == Access::kPublic;
     auto scope = std::make_shared<gateway::RequestScope>(
         gateway_, request_id_of(req), req.method + " " + req.path, req.remote, !probe);
+    const ops::TraceContext trace = ops::trace_context(req.header("traceparent"));
+    scope->set_trace(trace.trace_id, ops::new_span_id(), trace.parent_span_id);
     Res res =
         gateway_responder(std::move(inner), scope, response_labels(metrics_, route, req.method));
     if (options_.tracer && !probe) res = traced_responder(std::move(res), *options_.tracer, req, scope);

@@ -19,10 +19,9 @@ class TracedResponder final : public server::Responder {
     TracedResponder(std::shared_ptr<server::Responder> inner, ops::SpanExporter& exporter,
                     const server::Request& req, Scope scope)
         : inner_(std::move(inner)), exporter_(exporter), scope_(std::move(scope)) {
-        const ops::TraceContext ctx = ops::trace_context(req.header("traceparent"));
-        span_.trace_id = ctx.trace_id;
-        span_.parent_span_id = ctx.parent_span_id;
-        span_.span_id = ops::new_span_id();
+        span_.trace_id = scope_->trace_id();
+        span_.parent_span_id = scope_->parent_span_id();
+        span_.span_id = scope_->span_id();
         span_.name = req.method + " " + req.path;
         span_.kind = 2;
         span_.start_unix_ns = unix_ns();

@@ -48,6 +48,13 @@ void RequestScope::set_identity(Identity id) {
     identity_ = std::move(id);
 }
 
+void RequestScope::set_trace(std::string trace_id, std::string span_id,
+                             std::string parent_span_id) {
+    trace_id_ = std::move(trace_id);
+    span_id_ = std::move(span_id);
+    parent_span_id_ = std::move(parent_span_id);
+}
+
 void RequestScope::set_model(std::string model) {
     std::lock_guard<std::mutex> lock(mu_);
     model_ = std::move(model);

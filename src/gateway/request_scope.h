@@ -40,6 +40,11 @@ class RequestScope {
     bool authenticated() const { return identity_.has_value(); }
     const Identity& identity() const;  // only when authenticated()
     void set_identity(Identity id);
+    // The W3C trace this request belongs to and its own span id (set once, on arrival).
+    void set_trace(std::string trace_id, std::string span_id, std::string parent_span_id);
+    const std::string& trace_id() const { return trace_id_; }
+    const std::string& span_id() const { return span_id_; }
+    const std::string& parent_span_id() const { return parent_span_id_; }
     void set_model(std::string model);
     std::string model() const;
 
@@ -82,6 +87,7 @@ class RequestScope {
     const std::chrono::steady_clock::time_point started_;
     const int64_t started_unix_ms_;
 
+    std::string trace_id_, span_id_, parent_span_id_;  // written once, before sharing
     mutable std::mutex mu_;
     std::optional<Identity> identity_;
     std::string model_;
