@@ -9,7 +9,7 @@ PACKAGES=(
   nlohmann-json3-dev libcli11-dev libpcre2-dev libicu-dev
   clang-14 libclang-rt-14-dev clang-format
   libboost-dev libboost-system-dev libyaml-cpp-dev libssl-dev wrk
-  libsqlite3-dev libre2-dev libhiredis-dev redis-server nginx-light
+  libsqlite3-dev libre2-dev libhiredis-dev redis-server nginx-light openssl ca-certificates
   prometheus  # promtool: the metrics tests check GET /metrics with it
 )
 # The end-to-end tests run on Node.js (20 where the machine has it; Debian's 18 otherwise).
