@@ -68,6 +68,9 @@ void Service::proxy(const server::Request& req, const Res& res, const Scope& sco
     if (auto err = guard(scope, texts)) return send_error(*res, *err);
     if (scope->wants_text())
         scope->set_prompt_text(chat ? (*body)["messages"].dump() : untrusted_text(texts));
+    // `texts` points into `body`: read them before the body changes (adding a key may copy
+    // the object's members, and with them every string).
+    std::string said = untrusted_text(texts);
     ProxiedRequest p;
     p.path = chat ? "/v1/chat/completions" : "/v1/completions";
     p.stream = body->value("stream", false);
@@ -79,7 +82,7 @@ void Service::proxy(const server::Request& req, const Res& res, const Scope& sco
     (*body)["model"] = options_.upstreams->upstream_model(model);
     if (p.stream) (*body)["stream_options"]["include_usage"] = true;
     UpstreamProxy* up = options_.upstreams;
-    classify_then(gateway_, scope, res, false, untrusted_text(texts), [=]() mutable {
+    classify_then(gateway_, scope, res, false, std::move(said), [=]() mutable {
         p.body = body->dump(-1, ' ', false, ordered_json::error_handler_t::replace);
         up->forward(model, std::move(p), scope, res);
     });
