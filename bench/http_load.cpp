@@ -1,8 +1,8 @@
-// Open-loop HTTP load at a fixed rate, for latency at a given request rate (bench/gateway_bench.sh).
-// Each of --connections threads keeps one keep-alive connection and sends its share of the
-// rate on a fixed schedule; a request's latency is measured from when it was *scheduled*,
-// not when it was sent, so a slow server cannot hide its queueing (no coordinated omission).
-// Prints one JSON line: counts, statuses and latency percentiles in microseconds.
+// Open-loop HTTP load at a fixed rate, for latency at a given request rate
+// (bench/gateway_bench.sh). Each of --connections threads keeps one keep-alive connection and sends
+// its share of the rate on a fixed schedule; a request's latency is measured from when it was
+// *scheduled*, not when it was sent, so a slow server cannot hide its queueing (no coordinated
+// omission). Prints one JSON line: counts, statuses and latency percentiles in microseconds.
 //
 // Build: g++ -std=c++20 -O2 bench/http_load.cpp -lpthread -o /tmp/http_load
 // Run:   /tmp/http_load --url http://127.0.0.1:8080/v1/chat/completions --rate 1000
@@ -104,8 +104,8 @@ void run_connection(const Options& o, int index, Clock::time_point start, Tally&
                 stream->connect(endpoints);
                 stream->socket().set_option(tcp::no_delay(true));
             }
-            http::request<http::string_body> req(o.body.empty() ? http::verb::get : http::verb::post,
-                                                 o.target, 11);
+            http::request<http::string_body> req(
+                o.body.empty() ? http::verb::get : http::verb::post, o.target, 11);
             req.set(http::field::host, o.host);
             if (!o.body.empty()) req.set(http::field::content_type, "application/json");
             for (const auto& [name, value] : o.headers) req.set(name, value);
@@ -135,8 +135,9 @@ double percentile(std::vector<double>& v, double p) {
 int main(int argc, char** argv) {
     Options o;
     if (!parse_args(argc, argv, o)) {
-        std::fprintf(stderr, "usage: http_load --url http://HOST:PORT/PATH --rate R --seconds S "
-                             "--connections C [--body FILE] [--header 'name: value']...\n");
+        std::fprintf(stderr,
+                     "usage: http_load --url http://HOST:PORT/PATH --rate R --seconds S "
+                     "--connections C [--body FILE] [--header 'name: value']...\n");
         return 2;
     }
     std::vector<Tally> tallies(size_t(o.connections));
@@ -148,17 +149,20 @@ int main(int argc, char** argv) {
     const double wall = std::chrono::duration<double>(Clock::now() - start).count();
     Tally all;
     for (Tally& t : tallies) {
-        all.latencies_us.insert(all.latencies_us.end(), t.latencies_us.begin(), t.latencies_us.end());
+        all.latencies_us.insert(all.latencies_us.end(), t.latencies_us.begin(),
+                                t.latencies_us.end());
         for (auto [s, n] : t.statuses) all.statuses[s] += n;
         all.errors += t.errors;
     }
     std::string statuses;
     for (auto [s, n] : all.statuses)
-        statuses += (statuses.empty() ? "" : ",") + ("\"" + std::to_string(s) + "\":" + std::to_string(n));
+        statuses +=
+            (statuses.empty() ? "" : ",") + ("\"" + std::to_string(s) + "\":" + std::to_string(n));
     std::vector<double>& l = all.latencies_us;
-    std::printf("{\"requests\":%zu,\"errors\":%ld,\"statuses\":{%s},\"rps\":%.1f,\"p50_us\":%.0f,"
-                "\"p90_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f,\"max_us\":%.0f}\n",
-                l.size(), all.errors, statuses.c_str(), double(l.size()) / wall, percentile(l, 50),
-                percentile(l, 90), percentile(l, 99), percentile(l, 99.9), percentile(l, 100));
+    std::printf(
+        "{\"requests\":%zu,\"errors\":%ld,\"statuses\":{%s},\"rps\":%.1f,\"p50_us\":%.0f,"
+        "\"p90_us\":%.0f,\"p99_us\":%.0f,\"p999_us\":%.0f,\"max_us\":%.0f}\n",
+        l.size(), all.errors, statuses.c_str(), double(l.size()) / wall, percentile(l, 50),
+        percentile(l, 90), percentile(l, 99), percentile(l, 99.9), percentile(l, 100));
     return 0;
 }

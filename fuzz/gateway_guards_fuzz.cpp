@@ -41,9 +41,12 @@ std::shared_ptr<const PiiScanner> make_scanner(std::vector<std::string> types, b
 
 const PiiScanner& pick_scanner(uint8_t which, std::shared_ptr<const PiiScanner>* shared) {
     static const std::shared_ptr<const PiiScanner> scanners[] = {
-        make_scanner({}, true),          make_scanner({"IPV4"}, false),
-        make_scanner({"BANK_CARD"}, false), make_scanner({"PHONE"}, false),
-        make_scanner({"EMAIL"}, false),  make_scanner({"ID_NUMBER", "PASSPORT"}, true)};
+        make_scanner({}, true),
+        make_scanner({"IPV4"}, false),
+        make_scanner({"BANK_CARD"}, false),
+        make_scanner({"PHONE"}, false),
+        make_scanner({"EMAIL"}, false),
+        make_scanner({"ID_NUMBER", "PASSPORT"}, true)};
     *shared = scanners[which % std::size(scanners)];
     return **shared;
 }

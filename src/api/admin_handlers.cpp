@@ -58,8 +58,8 @@ int64_t non_negative(const ordered_json& body, const char* field, std::optional<
 std::variant<gateway::NewKey, ApiError> parse_new_key(const std::string& text) {
     const ordered_json body = ordered_json::parse(text, nullptr, false);
     if (!body.is_object()) return invalid_request("the body must be a JSON object");
-    static const char* kFields[] = {"name", "role", "models", "rpm", "tpm", "max_concurrent",
-                                    "daily_tokens", "expires"};
+    static const char* kFields[] = {"name", "role",           "models",       "rpm",
+                                    "tpm",  "max_concurrent", "daily_tokens", "expires"};
     for (const auto& [k, v] : body.items()) {
         if (std::find_if(std::begin(kFields), std::end(kFields),
                          [&](const char* f) { return k == f; }) == std::end(kFields))
@@ -121,7 +121,9 @@ bool is_day(const std::string& s) {
 ApiError store_error(const std::string& message) {
     const bool missing = message.starts_with("no key");
     const bool conflict = message.find("already") != std::string::npos;
-    return {.status = missing ? 404 : conflict ? 409 : 400,
+    return {.status = missing    ? 404
+                      : conflict ? 409
+                                 : 400,
             .message = message,
             .type = missing ? "not_found_error" : "invalid_request_error"};
 }
@@ -206,12 +208,14 @@ void Service::admin_model_action(const Request& req, const Res& res, const Scope
     if (name.empty() || (action != "load" && action != "unload"))
         return send_error(*res, not_found("unknown route: POST " + req.path));
     if (!models_.find(name))
-        return send_error(*res, not_found("The model '" + name + "' does not exist", "model_not_found"));
+        return send_error(*res,
+                          not_found("The model '" + name + "' does not exist", "model_not_found"));
     Status s = action == "load" ? models_.load(name) : models_.unload(name);
     if (!s.ok()) return send_error(*res, {.status = 409, .message = s.message()});
     const auto e = models_.find(name);
     send_json(*res, action == "load" ? 202 : 200,
-              dump({{"id", name}, {"state", ops::model_state_name(e ? e->state : ops::ModelState::kUnloaded)}}));
+              dump({{"id", name},
+                    {"state", ops::model_state_name(e ? e->state : ops::ModelState::kUnloaded)}}));
 }
 
 }  // namespace citadel::api

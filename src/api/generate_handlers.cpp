@@ -241,14 +241,16 @@ void classify_then(const gateway::Gateway& gw, const Scope& scope, const Res& re
              [scope, res, ollama, go = std::move(go)](gateway::ClassifierVerdict v) {
                  const std::string how = v.failed ? "failed" : v.allow ? "flag" : "block";
                  if (!v.allow || v.flagged || v.failed)
-                     scope->note_guard("classifier.input:" + how + (v.reason.empty() ? "" : ":" + v.reason));
+                     scope->note_guard("classifier.input:" + how +
+                                       (v.reason.empty() ? "" : ":" + v.reason));
                  if (v.allow) return go();
-                 send_error(*res,
-                            {.message = "The request was refused by the content classifier" +
-                                        (v.reason.empty() ? std::string(".") : ": " + v.reason + "."),
-                             .param = "messages",
-                             .code = "content_blocked"},
-                            ollama);
+                 send_error(
+                     *res,
+                     {.message = "The request was refused by the content classifier" +
+                                 (v.reason.empty() ? std::string(".") : ": " + v.reason + "."),
+                      .param = "messages",
+                      .code = "content_blocked"},
+                     ollama);
              });
 }
 
@@ -266,9 +268,8 @@ void Service::chat(const Request& req, const Res& res, const Scope& scope) {
     if (auto err = guard(scope, texts)) return send_error(*res, *err);
     if (scope->wants_text()) scope->set_prompt_text(r->messages.dump());
     classify_then(gateway_, scope, res, false, untrusted_text(texts), [=, this] {
-        with_model(model, res, false, [=](ModelPtr m) {
-            start_chat(m, *r, Wire::kChat, r->stream, res, scope);
-        });
+        with_model(model, res, false,
+                   [=](ModelPtr m) { start_chat(m, *r, Wire::kChat, r->stream, res, scope); });
     });
 }
 

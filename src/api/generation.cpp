@@ -327,8 +327,9 @@ std::string GenerationJob::screen(Choice& c, std::string text, bool last) {
     const std::vector<std::string>& found = c.pii->found_types();
     for (; c.pii_types_seen < found.size(); ++c.pii_types_seen) {
         if (spec_.scope) {
-            spec_.scope->note_guard(std::string("pii.output:") + gateway::pii_mode_name(output_mode_) +
-                                    ":" + found[c.pii_types_seen]);
+            spec_.scope->note_guard(std::string("pii.output:") +
+                                    gateway::pii_mode_name(output_mode_) + ":" +
+                                    found[c.pii_types_seen]);
         }
         if (output_mode_ == gateway::PiiMode::kBlock) c.blocked = true;
     }
@@ -419,7 +420,8 @@ bool GenerationJob::refused(const std::optional<gateway::ClassifierVerdict>& v) 
     if (!v) return false;
     if (spec_.scope && (!v->allow || v->flagged || v->failed)) {
         const std::string how = v->failed ? "failed" : v->allow ? "flag" : "block";
-        spec_.scope->note_guard("classifier.output:" + how + (v->reason.empty() ? "" : ":" + v->reason));
+        spec_.scope->note_guard("classifier.output:" + how +
+                                (v->reason.empty() ? "" : ":" + v->reason));
     }
     return !v->allow;
 }
@@ -427,8 +429,9 @@ bool GenerationJob::refused(const std::optional<gateway::ClassifierVerdict>& v) 
 void GenerationJob::deliver(std::optional<gateway::ClassifierVerdict> verdict) {
     const bool blocked = refused(verdict);
     const ApiError blocked_error{
-        .message = "The reply was withheld by the content classifier" +
-                   (verdict && !verdict->reason.empty() ? ": " + verdict->reason + "." : std::string(".")),
+        .message =
+            "The reply was withheld by the content classifier" +
+            (verdict && !verdict->reason.empty() ? ": " + verdict->reason + "." : std::string(".")),
         .code = "content_blocked"};
     const UsageInfo usage = total_usage();
     const Clock::time_point now = Clock::now();

@@ -112,7 +112,7 @@ class GenerationJob : public std::enable_shared_from_this<GenerationJob> {
     std::vector<std::unique_ptr<Choice>> choices_;
     size_t finished_ = 0;
     bool failed_ = false;
-    bool gone_ = false;  // the client disconnected
+    bool gone_ = false;                                      // the client disconnected
     std::shared_ptr<const gateway::PiiScanner> output_pii_;  // null: output not scanned
     gateway::PiiMode output_mode_ = gateway::PiiMode::kOff;
     std::chrono::steady_clock::time_point started_;

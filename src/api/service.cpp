@@ -20,7 +20,6 @@ namespace {
 using nlohmann::ordered_json;
 using server::Request;
 
-
 bool path_matches(const char* pattern, const std::string& path) {
     const std::string_view p(pattern);
     if (p.back() == '/' && p.size() > 1) return path.size() > p.size() && path.starts_with(p);
@@ -198,12 +197,14 @@ void Service::handle(Request&& req, std::shared_ptr<server::Responder> inner) {
     scope->set_trace(trace.trace_id, ops::new_span_id(), trace.parent_span_id);
     Res res =
         gateway_responder(std::move(inner), scope, response_labels(metrics_, route, req.method));
-    if (options_.tracer && !probe) res = traced_responder(std::move(res), *options_.tracer, req, scope);
+    if (options_.tracer && !probe)
+        res = traced_responder(std::move(res), *options_.tracer, req, scope);
     const bool ollama = is_ollama(req.path);
     if (!route) {
         const std::string what = req.method + " " + req.path;
         if (known)
-            return send_error(*res, {.status = 405, .message = "method not allowed: " + what}, ollama);
+            return send_error(*res, {.status = 405, .message = "method not allowed: " + what},
+                              ollama);
         return send_error(*res, {.status = 404, .message = "unknown route: " + what}, ollama);
     }
     const bool open = route->access == Access::kPublic ||
@@ -265,7 +266,7 @@ std::variant<std::string, ApiError> Service::model_name(const std::string& name)
 void Service::with_model(const std::string& name, const Res& res, bool ollama,
                          std::function<void(std::shared_ptr<ops::LoadedModel>)> go) {
     models_.acquire(name, [res, ollama, go = std::move(go)](std::shared_ptr<ops::LoadedModel> m,
-                                                           int status, std::string error) {
+                                                            int status, std::string error) {
         if (m) return go(std::move(m));
         ApiError e;
         e.status = status;
@@ -354,17 +355,19 @@ void Service::tokenize(const Request& req, const Res& res, const Scope& scope) {
     if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err);
     if (auto d = gateway_.authorize_model(scope->identity(), std::get<std::string>(name)))
         return send_error(*res, to_api_error(*d));
-    with_model(std::get<std::string>(name), res, false, [t, res](std::shared_ptr<ops::LoadedModel> model) {
-        const text::Tokenizer& tok = *model->tokenizer;
-        const std::vector<int32_t> ids =
-            tok.encode(t.text, {.add_special = t.add_special, .parse_special = true});
-        std::vector<std::string> pieces;
-        if (t.with_pieces) {
-            for (int32_t id : ids) pieces.push_back(tok.token_bytes(id, true));
-        }
-        send_json(*res, 200,
-                  tokenize_response(ids, t.with_pieces ? &pieces : nullptr, model->engine->n_ctx()));
-    });
+    with_model(
+        std::get<std::string>(name), res, false, [t, res](std::shared_ptr<ops::LoadedModel> model) {
+            const text::Tokenizer& tok = *model->tokenizer;
+            const std::vector<int32_t> ids =
+                tok.encode(t.text, {.add_special = t.add_special, .parse_special = true});
+            std::vector<std::string> pieces;
+            if (t.with_pieces) {
+                for (int32_t id : ids) pieces.push_back(tok.token_bytes(id, true));
+            }
+            send_json(
+                *res, 200,
+                tokenize_response(ids, t.with_pieces ? &pieces : nullptr, model->engine->n_ctx()));
+        });
 }
 
 void Service::detokenize(const Request& req, const Res& res, const Scope& scope) {
@@ -375,19 +378,20 @@ void Service::detokenize(const Request& req, const Res& res, const Scope& scope)
     if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err);
     if (auto denied = gateway_.authorize_model(scope->identity(), std::get<std::string>(name)))
         return send_error(*res, to_api_error(*denied));
-    with_model(std::get<std::string>(name), res, false, [d, res](std::shared_ptr<ops::LoadedModel> model) {
-        const int64_t n_vocab = int64_t(model->tokenizer->size());
-        for (size_t i = 0; i < d.tokens.size(); ++i) {
-            if (d.tokens[i] < 0 || d.tokens[i] >= n_vocab) {
-                return send_error(*res, {.message = "tokens[" + std::to_string(i) + "] = " +
-                                                    std::to_string(d.tokens[i]) +
-                                                    " is not in the vocabulary [0, " +
-                                                    std::to_string(n_vocab) + ")",
-                                         .param = "tokens"});
+    with_model(
+        std::get<std::string>(name), res, false, [d, res](std::shared_ptr<ops::LoadedModel> model) {
+            const int64_t n_vocab = int64_t(model->tokenizer->size());
+            for (size_t i = 0; i < d.tokens.size(); ++i) {
+                if (d.tokens[i] < 0 || d.tokens[i] >= n_vocab) {
+                    return send_error(*res, {.message = "tokens[" + std::to_string(i) +
+                                                        "] = " + std::to_string(d.tokens[i]) +
+                                                        " is not in the vocabulary [0, " +
+                                                        std::to_string(n_vocab) + ")",
+                                             .param = "tokens"});
+                }
             }
-        }
-        send_json(*res, 200, detokenize_response(model->tokenizer->decode(d.tokens)));
-    });
+            send_json(*res, 200, detokenize_response(model->tokenizer->decode(d.tokens)));
+        });
 }
 
 void Service::ollama_tags(const Request&, const Res& res, const Scope& scope) {
@@ -405,11 +409,12 @@ void Service::ollama_show(const Request& req, const Res& res, const Scope& scope
     if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err, true);
     if (auto d = gateway_.authorize_model(scope->identity(), std::get<std::string>(name)))
         return send_error(*res, to_api_error(*d), true);
-    with_model(std::get<std::string>(name), res, true, [res](std::shared_ptr<ops::LoadedModel> model) {
-        send_json(*res, 200,
-                  api::ollama_show(ollama_model(*model), model->template_source,
-                                   model->engine->n_ctx(), model->model->hp.arch));
-    });
+    with_model(std::get<std::string>(name), res, true,
+               [res](std::shared_ptr<ops::LoadedModel> model) {
+                   send_json(*res, 200,
+                             api::ollama_show(ollama_model(*model), model->template_source,
+                                              model->engine->n_ctx(), model->model->hp.arch));
+               });
 }
 
 void Service::ollama_version(const Request&, const Res& res, const Scope& scope) {

@@ -11,9 +11,9 @@
 #include "api/errors.h"
 #include "api/gateway_glue.h"
 #include "gateway/gateway.h"
-#include "ops/tracing.h"
 #include "ops/metrics.h"
 #include "ops/model_registry.h"
+#include "ops/tracing.h"
 #include "server/http_server.h"
 
 namespace citadel::api {

@@ -38,13 +38,14 @@ void Service::stub_chat(const ChatRequest& request, const Res& res, const Scope&
         std::vector<gateway::PiiMatch> found;
         reply = scanner->redact(reply, &found);
         for (const auto& m : found)
-            scope->note_guard(std::string("pii.output:") + gateway::pii_mode_name(mode) + ":" + m.type);
+            scope->note_guard(std::string("pii.output:") + gateway::pii_mode_name(mode) + ":" +
+                              m.type);
     }
     const int64_t completion_tokens = int64_t(reply.size() / 4 + 1);
     scope->charge_completion(completion_tokens);
     scope->add_completion_text(reply);
-    const ResponseMeta meta{.id = make_id("chatcmpl-"), .created = int64_t(std::time(nullptr)),
-                            .model = r->model};
+    const ResponseMeta meta{
+        .id = make_id("chatcmpl-"), .created = int64_t(std::time(nullptr)), .model = r->model};
     const ChatChoice choice{.index = 0, .content = reply, .finish_reason = "stop"};
     const UsageInfo usage{.prompt_tokens = int64_t(said.size() / 4 + 1),
                           .completion_tokens = completion_tokens};

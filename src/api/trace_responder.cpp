@@ -62,7 +62,8 @@ class TracedResponder final : public server::Responder {
         done_ = true;
         span_.end_unix_ns = unix_ns();
         const int status = status_.load() == 0 ? 499 : status_.load();
-        span_.attributes.push_back({.key = "http.response.status_code", .number = status, .is_number = true});
+        span_.attributes.push_back(
+            {.key = "http.response.status_code", .number = status, .is_number = true});
         if (const std::string model = scope_->model(); !model.empty())
             span_.attributes.push_back({.key = "gen_ai.request.model", .text = model});
         if (scope_->authenticated())

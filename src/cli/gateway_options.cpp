@@ -138,7 +138,9 @@ Status apply_yaml_section(gateway::GatewayConfig& c, const std::string& path) {
                 c.mtls_identities[e.first.Scalar()] = std::move(*id);
             }
         } else if (k == "jwt-limits") {
-            if (!c.jwt) return Status::error(what + ": no JWT is configured (--jwt-secret-file or --jwt-jwks)");
+            if (!c.jwt)
+                return Status::error(what +
+                                     ": no JWT is configured (--jwt-secret-file or --jwt-jwks)");
             for (const auto& e : kv.second)
                 CITADEL_TRY(apply_limit(c.jwt->limits, e.first.Scalar(), e.second, what));
         } else {
@@ -168,7 +170,8 @@ Result<std::optional<gateway::JwtConfig>> jwt_config(const GatewayArgs& a) {
     j.models_claim = a.jwt_models_claim;
     if (!a.jwt_default_role.empty()) {
         j.default_role = gateway::parse_role(a.jwt_default_role);
-        if (!j.default_role) return Status::error("--jwt-default-role must be admin, user or viewer");
+        if (!j.default_role)
+            return Status::error("--jwt-default-role must be admin, user or viewer");
     }
     return std::optional<gateway::JwtConfig>(std::move(j));
 }
@@ -223,11 +226,13 @@ void add_gateway_options(CLI::App& c, GatewayArgs& a) {
     c.add_flag("--insecure-allow-no-auth", a.insecure_allow_no_auth,
                "Allow --no-auth on a non-loopback address");
     c.add_option("--keys-db", a.keys_db, "API key store (SQLite; default DATA_DIR/keys.db)");
-    c.add_option("--jwt-secret-file", a.jwt_secret_file, "Accept HS256 JWTs signed with this secret");
+    c.add_option("--jwt-secret-file", a.jwt_secret_file,
+                 "Accept HS256 JWTs signed with this secret");
     c.add_option("--jwt-jwks", a.jwt_jwks, "Accept RS256/ES256 JWTs signed by these keys (JWKS)");
     c.add_option("--jwt-issuer", a.jwt_issuer, "Required JWT issuer (iss)");
     c.add_option("--jwt-audience", a.jwt_audience, "Required JWT audience (aud)");
-    c.add_option("--jwt-role-claim", a.jwt_role_claim, "JWT claim with the role")->default_str("role");
+    c.add_option("--jwt-role-claim", a.jwt_role_claim, "JWT claim with the role")
+        ->default_str("role");
     c.add_option("--jwt-models-claim", a.jwt_models_claim, "JWT claim with the allowed models")
         ->default_str("models");
     c.add_option("--jwt-default-role", a.jwt_default_role, "Role of a JWT without a role claim");
@@ -240,25 +245,29 @@ void add_gateway_options(CLI::App& c, GatewayArgs& a) {
         ->default_str("off");
     c.add_option("--pii-output", a.pii_output, "PII in replies: off, redact, block, log")
         ->default_str("off");
-    c.add_option("--pii-types", a.pii_types,
-                 "PII types to look for (default all: ID_NUMBER PHONE BANK_CARD PASSPORT EMAIL IPV4)");
+    c.add_option(
+        "--pii-types", a.pii_types,
+        "PII types to look for (default all: ID_NUMBER PHONE BANK_CARD PASSPORT EMAIL IPV4)");
     c.add_option("--injection-rules", a.injection_rules, "Prompt-injection rules file (YAML)");
     c.add_flag("--no-injection-guard", a.no_injection_guard, "Turn the prompt-injection guard off");
-    c.add_option("--classifier-url", a.classifier_url, "Content classifier (http://host:port/path)");
+    c.add_option("--classifier-url", a.classifier_url,
+                 "Content classifier (http://host:port/path)");
     c.add_option("--classifier-timeout", a.classifier_timeout, "Classifier time limit")
         ->default_str("1s");
     c.add_option("--classifier-stages", a.classifier_stages, "input, output, or input,output")
         ->default_str("input");
     c.add_flag("--classifier-fail-open", a.classifier_fail_open,
                "Allow requests when the classifier cannot be asked");
-    c.add_option("--audit-log", a.audit_log, "Audit log (JSON lines; default DATA_DIR/audit.jsonl)");
+    c.add_option("--audit-log", a.audit_log,
+                 "Audit log (JSON lines; default DATA_DIR/audit.jsonl)");
     c.add_flag("--no-audit", a.no_audit, "Write no audit log");
     c.add_flag("--audit-text", a.audit_text, "Record prompt and completion text in the audit log");
     c.add_option("--audit-key", a.audit_key, "Encrypt recorded text with this AES-256 key file");
     c.add_option("--tls-cert", a.tls_cert, "TLS certificate chain (PEM); enables HTTPS");
     c.add_option("--tls-key", a.tls_key, "TLS private key (PEM)");
     c.add_option("--tls-client-ca", a.tls_client_ca, "Verify client certificates against this CA");
-    c.add_flag("--tls-require-client-cert", a.tls_require_client_cert, "Refuse clients without one");
+    c.add_flag("--tls-require-client-cert", a.tls_require_client_cert,
+               "Refuse clients without one");
     c.add_flag("--tls13-only", a.tls13_only, "TLS 1.3 only (default: 1.2 and 1.3)");
 }
 

@@ -48,13 +48,16 @@ Status add_routes(const YAML::Node& v, const std::string& path, const std::strin
         return Status::error(where(path, v) + ": key '" + key +
                              "' must list routes: [{model: NAME, weight: 95}, ...]");
     for (const YAML::Node& item : v) {
-        if (!item.IsMap()) return Status::error(where(path, item) + ": each of '" + key + "' must be {model, weight}");
+        if (!item.IsMap())
+            return Status::error(where(path, item) + ": each of '" + key +
+                                 "' must be {model, weight}");
         api::WeightedRoute r;
         bool has_weight = false;
         for (const auto& f : item) {
             const std::string k = f.first.Scalar();
             if (!f.second.IsScalar())
-                return Status::error(where(path, f.second) + ": " + key + "." + k + " must be a plain value");
+                return Status::error(where(path, f.second) + ": " + key + "." + k +
+                                     " must be a plain value");
             if (k == "model") {
                 r.model = f.second.Scalar();
             } else if (k == "weight") {
@@ -65,14 +68,16 @@ Status add_routes(const YAML::Node& v, const std::string& path, const std::strin
                 }
                 if (!has_weight || !std::isfinite(r.weight) || r.weight < 0)
                     return Status::error(where(path, f.second) + ": " + key +
-                                         ".weight must be a number >= 0, got '" + f.second.Scalar() + "'");
+                                         ".weight must be a number >= 0, got '" +
+                                         f.second.Scalar() + "'");
             } else {
                 return Status::error(where(path, f.first) + ": unknown key '" + key + "." + k +
                                      "' (valid: model, weight)");
             }
         }
         if (r.model.empty() || !has_weight)
-            return Status::error(where(path, item) + ": each of '" + key + "' needs model and weight");
+            return Status::error(where(path, item) + ": each of '" + key +
+                                 "' needs model and weight");
         routes.push_back(std::move(r));
     }
     return ok_status();
@@ -124,7 +129,8 @@ Status add_model_map(const std::string& name, const YAML::Node& v, const std::st
         return Status::error(where(path, v) + ": models." + name +
                              " needs exactly one of path, upstreams, routes");
     if (!up.upstream_model.empty() && up.urls.empty())
-        return Status::error(where(path, v) + ": models." + name + ".upstream-model needs upstreams");
+        return Status::error(where(path, v) + ": models." + name +
+                             ".upstream-model needs upstreams");
     if (!spec.path.empty()) models.push_back(std::move(spec));
     if (!up.urls.empty()) routing.upstreams.push_back(std::move(up));
     if (!routed.routes.empty()) routing.routes.push_back(std::move(routed));

@@ -74,7 +74,9 @@ int create(const KeysArgs& a) {
     if (!role) return fail("--role '" + a.role + "' is not one of admin, user, viewer");
     k.role = *role;
     k.models = a.models;
-    k.limits = {.rpm = a.rpm, .tpm = a.tpm, .max_concurrent = a.max_concurrent,
+    k.limits = {.rpm = a.rpm,
+                .tpm = a.tpm,
+                .max_concurrent = a.max_concurrent,
                 .daily_tokens = a.daily_tokens};
     if (!a.expires.empty()) {
         Result<int64_t> s = gateway::parse_duration(a.expires);
@@ -95,11 +97,17 @@ int list(const KeysArgs& a) {
     if (a.json) {
         nlohmann::ordered_json out = nlohmann::ordered_json::array();
         for (const auto& k : *keys) {
-            out.push_back({{"id", k.id}, {"name", k.name}, {"role", gateway::role_name(k.role)},
-                           {"models", k.models}, {"rpm", k.limits.rpm}, {"tpm", k.limits.tpm},
+            out.push_back({{"id", k.id},
+                           {"name", k.name},
+                           {"role", gateway::role_name(k.role)},
+                           {"models", k.models},
+                           {"rpm", k.limits.rpm},
+                           {"tpm", k.limits.tpm},
                            {"max_concurrent", k.limits.max_concurrent},
-                           {"daily_tokens", k.limits.daily_tokens}, {"created", k.created_unix},
-                           {"expires", k.expires_unix}, {"revoked", k.revoked_unix}});
+                           {"daily_tokens", k.limits.daily_tokens},
+                           {"created", k.created_unix},
+                           {"expires", k.expires_unix},
+                           {"revoked", k.revoked_unix}});
         }
         std::printf("%s\n", out.dump(2).c_str());
         return 0;
@@ -107,7 +115,7 @@ int list(const KeysArgs& a) {
     std::printf("%-12s  %-20s  %-6s  %-16s  %-24s  %-16s  %s\n", "ID", "NAME", "ROLE", "MODELS",
                 "LIMITS", "EXPIRES", "STATE");
     for (const auto& k : *keys) {
-        const char* state = k.revoked_unix ? "revoked"
+        const char* state = k.revoked_unix                                ? "revoked"
                             : (k.expires_unix && k.expires_unix <= now()) ? "expired"
                                                                           : "active";
         std::printf("%-12s  %-20s  %-6s  %-16s  %-24s  %-16s  %s\n", k.id.c_str(), k.name.c_str(),
@@ -147,8 +155,10 @@ VerbRunner add_keys(CLI::App& app) {
     c->add_option("--role", a->role, "admin, user or viewer")->default_str("user");
     c->add_option("--models", a->models, "Allowed models (globs, comma separated; default all)")
         ->delimiter(',');
-    c->add_option("--rpm", a->rpm, "Requests per minute (0: unlimited)")->check(CLI::NonNegativeNumber);
-    c->add_option("--tpm", a->tpm, "Tokens per minute (0: unlimited)")->check(CLI::NonNegativeNumber);
+    c->add_option("--rpm", a->rpm, "Requests per minute (0: unlimited)")
+        ->check(CLI::NonNegativeNumber);
+    c->add_option("--tpm", a->tpm, "Tokens per minute (0: unlimited)")
+        ->check(CLI::NonNegativeNumber);
     c->add_option("--max-concurrent", a->max_concurrent, "Requests in flight (0: unlimited)")
         ->check(CLI::NonNegativeNumber);
     c->add_option("--daily-tokens", a->daily_tokens, "Tokens per UTC day (0: unlimited)")
@@ -158,7 +168,8 @@ VerbRunner add_keys(CLI::App& app) {
     l->add_flag("--json", a->json, "JSON output");
     CLI::App* r = keys->add_subcommand("revoke", "Revoke a key (by id or name)");
     r->add_option("key", a->target, "Key id or name")->required();
-    CLI::App* o = keys->add_subcommand("rotate", "Give a key a new secret; the old one stops working");
+    CLI::App* o =
+        keys->add_subcommand("rotate", "Give a key a new secret; the old one stops working");
     o->add_option("key", a->target, "Key id or name")->required();
     for (CLI::App* sub : {c, l, r, o}) sub->add_option("--db", a->db, "Key store file");
     return [a, c, l, r, o] {

@@ -203,8 +203,9 @@ Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a,
     }
     Result<int64_t> interval = parse_duration_ms(a.upstream_health_interval);
     if (!interval || *interval < 100)
-        return Status::error("--upstream-health-interval: expected a duration of 100ms or more, got '" +
-                             a.upstream_health_interval + "'");
+        return Status::error(
+            "--upstream-health-interval: expected a duration of 100ms or more, got '" +
+            a.upstream_health_interval + "'");
     routing.health_interval_ms = int(std::min<int64_t>(*interval, 1 << 30));
     for (const std::string& m : a.models) {
         Result<ops::ModelSpec> s = parse_model_arg(m);
@@ -261,7 +262,9 @@ int wait_for_stop(const sigset_t& signals, server::HttpServer& server, gateway::
         CITADEL_LOG_INFO("SIGHUP: reloading TLS certificates and JWT keys");
         if (tls) {
             Status s = server.reload_tls();
-            if (!s.ok()) CITADEL_LOG_WARN("TLS reload failed (old certificates stay): %s", s.message().c_str());
+            if (!s.ok())
+                CITADEL_LOG_WARN("TLS reload failed (old certificates stay): %s",
+                                 s.message().c_str());
         }
         const std::string problem = gw.reload();
         if (!problem.empty()) CITADEL_LOG_WARN("reload: %s", problem.c_str());
@@ -316,7 +319,8 @@ int run(CLI::App& cmd, ServeArgs& a) {
     ops::ModelRegistry registry(std::move(*specs), *engine, registry_options, &metrics);
     std::unique_ptr<ops::SpanExporter> tracer;
     if (!a.otlp_endpoint.empty()) {
-        auto t = ops::SpanExporter::create({.endpoint = a.otlp_endpoint, .service_name = a.otlp_service});
+        auto t = ops::SpanExporter::create(
+            {.endpoint = a.otlp_endpoint, .service_name = a.otlp_service});
         if (!t) return fail(t.error());
         tracer = std::move(*t);
     }
@@ -332,8 +336,8 @@ int run(CLI::App& cmd, ServeArgs& a) {
         },
         tls);
     if (!server) return fail(server.error());
-    std::fprintf(stderr, "citadel: listening on %s://%s:%d\n", tls.cert_file.empty() ? "http" : "https",
-                 a.host.c_str(), (*server)->port());
+    std::fprintf(stderr, "citadel: listening on %s://%s:%d\n",
+                 tls.cert_file.empty() ? "http" : "https", a.host.c_str(), (*server)->port());
     std::fflush(stderr);
     registry.start_loading();
     std::thread watcher([&registry] {

@@ -16,10 +16,14 @@ std::atomic<LogLevel> g_level{LogLevel::kWarn};
 
 const char* level_name(LogLevel l) {
     switch (l) {
-        case LogLevel::kDebug: return "debug";
-        case LogLevel::kInfo: return "info";
-        case LogLevel::kWarn: return "warn";
-        case LogLevel::kError: return "error";
+        case LogLevel::kDebug:
+            return "debug";
+        case LogLevel::kInfo:
+            return "info";
+        case LogLevel::kWarn:
+            return "warn";
+        case LogLevel::kError:
+            return "error";
     }
     return "?";
 }

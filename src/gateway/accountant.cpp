@@ -7,10 +7,7 @@
 #include "gateway/limiter.h"
 
 namespace citadel::gateway {
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 Accountant::Accountant(Limiter& limiter, int period_ms)
     : limiter_(limiter), period_ms_(period_ms), thread_([this] { run(); }) {}

@@ -19,8 +19,8 @@ std::string encode(std::string_view in, const char* alphabet, bool pad) {
     out.reserve((in.size() + 2) / 3 * 4);
     size_t i = 0;
     for (; i + 3 <= in.size(); i += 3) {
-        const uint32_t v = uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 |
-                           uint8_t(in[i + 2]);
+        const uint32_t v =
+            uint32_t(uint8_t(in[i])) << 16 | uint32_t(uint8_t(in[i + 1])) << 8 | uint8_t(in[i + 2]);
         out += alphabet[v >> 18];
         out += alphabet[(v >> 12) & 63];
         out += alphabet[(v >> 6) & 63];

@@ -10,10 +10,10 @@
 
 namespace citadel::gateway::crypto {
 
-std::string sha256(std::string_view data);                           // 32 raw bytes
-std::string sha256_hex(std::string_view data);                       // 64 lower-case hex chars
+std::string sha256(std::string_view data);                             // 32 raw bytes
+std::string sha256_hex(std::string_view data);                         // 64 lower-case hex chars
 std::string hmac_sha256(std::string_view key, std::string_view data);  // 32 raw bytes
-std::string random_bytes(size_t n);                                  // from the OS CSPRNG
+std::string random_bytes(size_t n);                                    // from the OS CSPRNG
 // Equal lengths and equal bytes, in time that depends only on the lengths.
 bool constant_time_equal(std::string_view a, std::string_view b);
 

@@ -6,8 +6,8 @@
 #include "core/log.h"
 #include "gateway/accountant.h"
 #include "gateway/audit_log.h"
-#include "gateway/clock.h"
 #include "gateway/classifier.h"
+#include "gateway/clock.h"
 #include "gateway/injection.h"
 #include "gateway/jwt.h"
 #include "gateway/key_store.h"
@@ -17,7 +17,6 @@
 
 namespace citadel::gateway {
 namespace {
-
 
 Denial unauthorized(std::string message, std::string code) {
     Denial d;
@@ -54,22 +53,27 @@ Identity from_key(const KeyVerdict& v) {
 std::variant<Identity, Denial> check_key(KeyStore& keys, const std::string& bearer, int64_t now) {
     const KeyVerdict v = keys.verify(bearer, now);
     switch (v.check) {
-        case KeyCheck::kOk: return from_key(v);
+        case KeyCheck::kOk:
+            return from_key(v);
         case KeyCheck::kRevoked:
             return unauthorized("This API key has been revoked.", "revoked_api_key");
         case KeyCheck::kExpired:
             return unauthorized("This API key has expired.", "expired_api_key");
         case KeyCheck::kMalformed:
-        case KeyCheck::kUnknown: break;
+        case KeyCheck::kUnknown:
+            break;
     }
     return unauthorized("Incorrect API key provided.", "invalid_api_key");
 }
 
 const char* needed_role(Access access) {
     switch (access) {
-        case Access::kAdmin: return "admin";
-        case Access::kUser: return "user";
-        default: return "viewer";
+        case Access::kAdmin:
+            return "admin";
+        case Access::kUser:
+            return "user";
+        default:
+            return "viewer";
     }
 }
 
@@ -178,16 +182,17 @@ std::variant<Identity, Denial> Gateway::authenticate(const Credentials& c, int64
     if (c.bearer.empty() && !c.client_cert_subject.empty()) {
         auto it = config_.mtls_identities.find(c.client_cert_subject);
         if (it != config_.mtls_identities.end()) return it->second;
-        return unauthorized("The client certificate '" + c.client_cert_subject +
-                                "' is not mapped to an identity.",
-                            "unknown_client_certificate");
+        return unauthorized(
+            "The client certificate '" + c.client_cert_subject + "' is not mapped to an identity.",
+            "unknown_client_certificate");
     }
     if (c.bearer.empty()) {
         return unauthorized(
             "You didn't provide an API key. Send it as 'Authorization: Bearer YOUR_KEY'.",
             "missing_api_key");
     }
-    if (c.bearer.size() > 16384) return unauthorized("The credential is too long.", "invalid_api_key");
+    if (c.bearer.size() > 16384)
+        return unauthorized("The credential is too long.", "invalid_api_key");
     if (jwt_ && looks_like_jwt(c.bearer)) {
         Result<Identity> id = jwt_->verify(c.bearer, now);
         if (!id) return unauthorized("Invalid token: " + id.error() + ".", "invalid_token");
@@ -231,8 +236,7 @@ std::optional<Denial> Gateway::admit(RequestScope& scope, const std::string& mod
     if (!model_gate_->try_acquire(model)) {
         Denial d;
         d.status = 429;
-        d.message = "The model '" + model +
-                    "' is at its concurrency limit; retry shortly.";
+        d.message = "The model '" + model + "' is at its concurrency limit; retry shortly.";
         d.type = "rate_limit_error";
         d.code = "model_concurrency_limit";
         d.limit = "model_concurrency";
@@ -245,9 +249,9 @@ std::optional<Denial> Gateway::admit(RequestScope& scope, const std::string& mod
         Denial d;
         d.status = a.status;
         d.type = a.status == 429 ? "rate_limit_error" : "server_error";
-        d.code = a.status != 429                     ? "rate_limiter_unavailable"
+        d.code = a.status != 429                  ? "rate_limiter_unavailable"
                  : a.limit == "daily token quota" ? "insufficient_quota"
-                                                    : "rate_limit_exceeded";
+                                                  : "rate_limit_exceeded";
         d.message = a.status == 429 ? "Rate limit reached for '" + id.name + "': " + a.limit +
                                           ". Retry after " + std::to_string(a.retry_after_s) + "s."
                                     : "The rate limiter is unavailable; retry shortly.";
@@ -294,9 +298,10 @@ InputVerdict Gateway::guard_input(RequestScope& scope, const std::vector<std::st
             }
         }
         if (!blocked_by.empty()) {
-            v.denial = refused_input("The request was blocked by the prompt-injection guard (rule '" +
-                                         blocked_by + "').",
-                                     "prompt_injection_detected");
+            v.denial =
+                refused_input("The request was blocked by the prompt-injection guard (rule '" +
+                                  blocked_by + "').",
+                              "prompt_injection_detected");
             return v;
         }
     }
@@ -313,9 +318,9 @@ InputVerdict Gateway::guard_input(RequestScope& scope, const std::vector<std::st
     for (const std::string& type : types)
         scope.note_guard(std::string("pii.input:") + pii_mode_name(policy.input) + ":" + type);
     if (policy.input == PiiMode::kBlock && !types.empty()) {
-        v.denial = refused_input("The request contains personal data (" + join(types) +
-                                     ") and is blocked by policy.",
-                                 "pii_detected");
+        v.denial = refused_input(
+            "The request contains personal data (" + join(types) + ") and is blocked by policy.",
+            "pii_detected");
     }
     return v;
 }

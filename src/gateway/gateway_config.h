@@ -25,25 +25,25 @@ struct PiiPolicy {
 };
 
 struct GuardsConfig {
-    PiiPolicy pii;                                      // the default for every request
-    std::map<std::string, PiiPolicy> pii_by_model;      // model glob -> policy
-    std::map<std::string, PiiPolicy> pii_by_identity;   // key name or identity id -> policy
-    std::vector<std::string> pii_types;                 // built-in types enabled (empty: all)
-    std::vector<PiiPattern> pii_patterns;               // user-defined patterns
-    bool injection = true;                              // the prompt-injection guard
-    std::string injection_rules_file;                   // empty: the built-in rules
-    std::optional<ClassifierOptions> classifier;        // the external content classifier
+    PiiPolicy pii;                                     // the default for every request
+    std::map<std::string, PiiPolicy> pii_by_model;     // model glob -> policy
+    std::map<std::string, PiiPolicy> pii_by_identity;  // key name or identity id -> policy
+    std::vector<std::string> pii_types;                // built-in types enabled (empty: all)
+    std::vector<PiiPattern> pii_patterns;              // user-defined patterns
+    bool injection = true;                             // the prompt-injection guard
+    std::string injection_rules_file;                  // empty: the built-in rules
+    std::optional<ClassifierOptions> classifier;       // the external content classifier
 };
 
 struct GatewayConfig {
     // Identity.
-    bool auth = true;                // false: --no-auth (every request is "anonymous", role user)
-    std::string keys_db;             // SQLite key store; empty: no API keys
-    std::optional<JwtConfig> jwt;    // bearer JWTs
+    bool auth = true;              // false: --no-auth (every request is "anonymous", role user)
+    std::string keys_db;           // SQLite key store; empty: no API keys
+    std::optional<JwtConfig> jwt;  // bearer JWTs
     std::map<std::string, Identity> mtls_identities;  // client certificate CN -> identity
-    bool public_metrics = false;     // /metrics without a credential
+    bool public_metrics = false;                      // /metrics without a credential
     // Limits.
-    std::optional<RedisLimiterOptions> redis;  // shared counters; none: in-process
+    std::optional<RedisLimiterOptions> redis;      // shared counters; none: in-process
     std::map<std::string, int> model_concurrency;  // model glob -> requests in flight at most
     // Guards.
     GuardsConfig guards;

@@ -11,9 +11,12 @@ std::optional<Role> parse_role(std::string_view name) {
 
 const char* role_name(Role role) {
     switch (role) {
-        case Role::kAdmin: return "admin";
-        case Role::kUser: return "user";
-        case Role::kViewer: return "viewer";
+        case Role::kAdmin:
+            return "admin";
+        case Role::kUser:
+            return "user";
+        case Role::kViewer:
+            return "viewer";
     }
     return "viewer";
 }

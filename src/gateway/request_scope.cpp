@@ -2,9 +2,9 @@
 
 #include <cstdlib>
 
+#include "core/log.h"
 #include "gateway/accountant.h"
 #include "gateway/audit_log.h"
-#include "core/log.h"
 #include "gateway/clock.h"
 #include "gateway/gateway.h"
 #include "gateway/key_store.h"
@@ -85,13 +85,15 @@ std::vector<std::string> RequestScope::guard_notes() const {
 void RequestScope::charge_prompt(int64_t tokens) {
     std::lock_guard<std::mutex> lock(mu_);
     prompt_tokens_ += tokens;
-    if (identity_ && held_limits_ && !finished_) gateway_.accountant().charge(identity_->id, *held_limits_, tokens);
+    if (identity_ && held_limits_ && !finished_)
+        gateway_.accountant().charge(identity_->id, *held_limits_, tokens);
 }
 
 void RequestScope::charge_completion(int64_t tokens) {
     std::lock_guard<std::mutex> lock(mu_);
     completion_tokens_ += tokens;
-    if (identity_ && held_limits_ && !finished_) gateway_.accountant().charge(identity_->id, *held_limits_, tokens);
+    if (identity_ && held_limits_ && !finished_)
+        gateway_.accountant().charge(identity_->id, *held_limits_, tokens);
 }
 
 void RequestScope::set_prompt_text(std::string text) {

@@ -44,7 +44,8 @@ Result<Url> parse_url(const std::string& text) {
     const std::string hostport = rest.substr(0, slash);
     u.target = slash == std::string::npos ? "/" : rest.substr(slash);
     const size_t colon = hostport.rfind(':');
-    const bool has_port = colon != std::string::npos && hostport.find(']', colon) == std::string::npos;
+    const bool has_port =
+        colon != std::string::npos && hostport.find(']', colon) == std::string::npos;
     u.host = has_port ? hostport.substr(0, colon) : hostport;
     u.port = has_port ? hostport.substr(colon + 1) : (u.tls ? "443" : "80");
     if (u.host.size() > 2 && u.host.front() == '[') u.host = u.host.substr(1, u.host.size() - 2);
@@ -55,7 +56,8 @@ Result<Url> parse_url(const std::string& text) {
 // A Location header against the URL it came from.
 std::string absolute(const Url& from, const std::string& location) {
     if (location.rfind("http://", 0) == 0 || location.rfind("https://", 0) == 0) return location;
-    const std::string origin = std::string(from.tls ? "https://" : "http://") + from.host + ":" + from.port;
+    const std::string origin =
+        std::string(from.tls ? "https://" : "http://") + from.host + ":" + from.port;
     if (!location.empty() && location.front() == '/') return origin + location;
     const std::string base = from.target.substr(0, from.target.rfind('/') + 1);
     return origin + base + location;
@@ -143,8 +145,10 @@ Result<Fetched> get(Stream& stream, asio::io_context& io, const Url& url, const 
     Fetched f;
     const auto& head = parser.get();
     f.status = head.result_int();
-    if (auto it = head.find(http::field::location); it != head.end()) f.location = std::string(it->value());
-    if (auto it = head.find("x-linked-etag"); it != head.end()) f.linked_etag = std::string(it->value());
+    if (auto it = head.find(http::field::location); it != head.end())
+        f.location = std::string(it->value());
+    if (auto it = head.find("x-linked-etag"); it != head.end())
+        f.linked_etag = std::string(it->value());
     if (f.status != 200 && f.status != 206) return f;
     const bool partial = f.status == 206;
     if (parser.content_length()) f.total = *parser.content_length() + (partial ? offset : 0);
@@ -160,9 +164,10 @@ Result<Fetched> get(Stream& stream, asio::io_context& io, const Url& url, const 
         http::async_read(stream, buffer, parser, [&](beast::error_code e, size_t) { ec = e; });
         run(io);
         if (ec == http::error::need_buffer) ec = {};
-        if (ec) return Status::error("download from " + url.host + " broke off after " +
-                                     std::to_string(done) + " bytes: " + ec.message() +
-                                     " (run the same command again to resume)");
+        if (ec)
+            return Status::error("download from " + url.host + " broke off after " +
+                                 std::to_string(done) + " bytes: " + ec.message() +
+                                 " (run the same command again to resume)");
         const size_t n = chunk.size() - parser.get().body().size;
         out->write(chunk.data(), std::streamsize(n));
         if (!*out) return Status::error("cannot write the download to disk");
@@ -191,13 +196,15 @@ Result<std::string> resolve_source(const std::string& source, const DownloadOpti
     }
     if (source.rfind("s3://", 0) == 0) {
         if (o.s3_endpoint.empty())
-            return Status::error("'" + source + "': s3:// needs --s3-endpoint (e.g. http://minio:9000)");
+            return Status::error("'" + source +
+                                 "': s3:// needs --s3-endpoint (e.g. http://minio:9000)");
         std::string endpoint = o.s3_endpoint;
         while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
         return endpoint + "/" + source.substr(5);
     }
     if (source.rfind("http://", 0) == 0 || source.rfind("https://", 0) == 0) return source;
-    return Status::error("'" + source + "': expected hf://ORG/REPO/FILE, s3://BUCKET/KEY or an http(s) URL");
+    return Status::error("'" + source +
+                         "': expected hf://ORG/REPO/FILE, s3://BUCKET/KEY or an http(s) URL");
 }
 
 Result<DownloadResult> download(const std::string& source, const DownloadOptions& o) {
@@ -239,7 +246,9 @@ Result<DownloadResult> download(const std::string& source, const DownloadOptions
             s.expires_after(std::chrono::milliseconds(o.timeout_ms));
             s.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
             run(io);
-            if (ec) return Status::error("cannot connect to " + url->host + ":" + url->port + ": " + ec.message());
+            if (ec)
+                return Status::error("cannot connect to " + url->host + ":" + url->port + ": " +
+                                     ec.message());
             return ok_status();
         };
         if (url->tls) {
@@ -248,7 +257,8 @@ Result<DownloadResult> download(const std::string& source, const DownloadOptions
                 return Status::error("TLS: cannot set the server name " + url->host);
             stream.set_verify_callback(asio::ssl::host_name_verification(url->host));
             CITADEL_TRY(connect(beast::get_lowest_layer(stream)));
-            stream.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
+            stream.async_handshake(asio::ssl::stream_base::client,
+                                   [&](beast::error_code e) { ec = e; });
             run(io);
             if (ec) return Status::error("TLS with " + url->host + ": " + ec.message());
             f = get(stream, io, *url, o, same_host, offset, part_path);
@@ -259,7 +269,8 @@ Result<DownloadResult> download(const std::string& source, const DownloadOptions
         }
         if (!f) return f.status();
         std::string etag = f->linked_etag;
-        if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
+        if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"')
+            etag = etag.substr(1, etag.size() - 2);
         if (expected.empty() && is_hex64(etag)) expected = lower(etag);
         if (f->status >= 300 && f->status < 400 && !f->location.empty()) {
             url_text = absolute(*url, f->location);
@@ -267,7 +278,8 @@ Result<DownloadResult> download(const std::string& source, const DownloadOptions
         }
         if (f->status == 416 && offset > 0) break;  // the partial file is already whole
         if (f->status != 200 && f->status != 206)
-            return Status::error("HTTP " + std::to_string(f->status) + " from " + url->host + " for " + url->target);
+            return Status::error("HTTP " + std::to_string(f->status) + " from " + url->host +
+                                 " for " + url->target);
         break;
     }
     if (!fs::exists(part_path)) return Status::error("nothing was downloaded from " + *first);
@@ -284,10 +296,12 @@ Result<DownloadResult> download(const std::string& source, const DownloadOptions
     std::ifstream(part_path, std::ios::binary).read(magic, 4);
     if (name.size() > 5 && name.ends_with(".gguf") && std::string(magic, 4) != "GGUF") {
         fs::remove(part_path, fec);
-        return Status::error(name + " is not a GGUF file (the server sent something else); removed");
+        return Status::error(name +
+                             " is not a GGUF file (the server sent something else); removed");
     }
     fs::rename(part_path, final_path, fec);
-    if (fec) return Status::error("cannot move the download to " + final_path + ": " + fec.message());
+    if (fec)
+        return Status::error("cannot move the download to " + final_path + ": " + fec.message());
     r.bytes = uint64_t(fs::file_size(final_path));
     return r;
 }

@@ -193,7 +193,8 @@ Status ModelRegistry::unload(const std::string& name) {
         const std::optional<size_t> i = index_of(name);
         if (!i) return Status::error("no model '" + name + "'");
         Entry& e = entries_[*i];
-        if (e.state != ModelState::kReady) return Status::error("model '" + name + "' is not loaded");
+        if (e.state != ModelState::kReady)
+            return Status::error("model '" + name + "' is not loaded");
         if (e.loaded.use_count() > 1)
             return Status::error("model '" + name + "' is serving requests; try again when idle");
         gone = std::move(e.loaded);
@@ -288,9 +289,9 @@ void ModelRegistry::load_one(size_t index) {
         fits = make_room(index, evicted);
     }
     for (auto& m : evicted) m->engine.reset();
-    Result<std::shared_ptr<LoadedModel>> m = Status::error(
-        "no room in the memory budget (" + mib(options_.memory_budget) +
-        ") while the loaded models serve requests; retry shortly");
+    Result<std::shared_ptr<LoadedModel>> m =
+        Status::error("no room in the memory budget (" + mib(options_.memory_budget) +
+                      ") while the loaded models serve requests; retry shortly");
     if (fits) {
         CITADEL_LOG_INFO("loading model '%s' from %s", spec.name.c_str(), spec.path.c_str());
         m = load_model_for_serving(spec, engine_options_);

@@ -12,9 +12,9 @@
 #pragma once
 
 #include <atomic>
-#include <functional>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -97,8 +97,8 @@ class ModelRegistry {
     };
     std::optional<Entry> find(const std::string& name) const;  // nullopt: not configured
     std::vector<Entry> list() const;                           // in configuration order
-    bool all_ready() const;   // every pinned model is ready
-    bool any_failed() const;  // a pinned model failed
+    bool all_ready() const;                                    // every pinned model is ready
+    bool any_failed() const;                                   // a pinned model failed
 
     // Stops the engines (their requests finish as cancelled) and the loader.
     void shutdown();

@@ -136,7 +136,8 @@ void SpanExporter::run() {
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
         cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
-        if (!stop_) cv_.wait_for(lock, std::chrono::milliseconds(options_.batch_ms), [&] { return stop_; });
+        if (!stop_)
+            cv_.wait_for(lock, std::chrono::milliseconds(options_.batch_ms), [&] { return stop_; });
         std::vector<Span> batch(std::make_move_iterator(queue_.begin()),
                                 std::make_move_iterator(queue_.end()));
         queue_.clear();

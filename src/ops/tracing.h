@@ -28,7 +28,7 @@ struct TraceContext {
 // The context of an incoming `traceparent` header ("00-<trace>-<parent>-<flags>"); a missing
 // or malformed header starts a new trace.
 TraceContext trace_context(const std::string* traceparent);
-std::string new_span_id();                                       // 16 hex digits
+std::string new_span_id();  // 16 hex digits
 std::string traceparent(const std::string& trace_id, const std::string& span_id);
 
 struct SpanAttribute {
