@@ -2,6 +2,7 @@
 // registry know (queue lengths, token counts, KV cache use, load times) is read at scrape
 // time; what happens per request was counted as it happened (ops/metrics.h).
 #include "api/service.h"
+#include "api/upstream_proxy.h"
 
 namespace citadel::api {
 namespace {
@@ -21,6 +22,20 @@ void record_engine(ops::Metrics& m, const std::string& name, const EngineStats& 
     m.set(Metric::kPreemptions, {name}, double(s.preemptions));
 }
 
+// Each upstream endpoint's state as its pool sees it now.
+void record_upstreams(ops::Metrics& m, const UpstreamProxy& proxy) {
+    for (const std::string& name : proxy.names()) {
+        const ops::UpstreamPool* pool = proxy.pool(name);
+        if (pool == nullptr) continue;  // a routed (canary) name
+        for (const ops::UpstreamEndpointState& e : pool->snapshot()) {
+            m.set(Metric::kUpstreamUp, {name, e.url}, e.healthy && !e.ejected ? 1 : 0);
+            m.set(Metric::kUpstreamOutstanding, {name, e.url}, e.outstanding);
+            m.set(Metric::kUpstreamRequests, {name, e.url}, double(e.requests));
+        }
+        m.set(Metric::kUpstreamCircuitOpen, {name}, pool->breaker_open() ? 1 : 0);
+    }
+}
+
 }  // namespace
 
 void Service::metrics(const server::Request&, const Res& res, const Scope&) {
@@ -33,6 +48,7 @@ void Service::metrics(const server::Request&, const Res& res, const Scope&) {
     }
     metrics_->set(Metric::kModelsLoaded, {}, loaded);
     metrics_->set(Metric::kReady, {}, models_.all_ready() ? 1 : 0);
+    if (options_.upstreams) record_upstreams(*metrics_, *options_.upstreams);
     metrics_->sample_process();
     res->send(200, "text/plain; version=0.0.4; charset=utf-8", metrics_->expose());
 }

@@ -50,6 +50,30 @@ std::string dump(const ordered_json& j) {
     return j.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
 }
 
+// {model: {available, circuit_open, endpoints: [{url, healthy, ejected, outstanding}]}}.
+ordered_json upstream_states(const UpstreamProxy& proxy) {
+    ordered_json out = ordered_json::object();
+    for (const std::string& name : proxy.names()) {
+        const ops::UpstreamPool* pool = proxy.pool(name);
+        if (pool == nullptr) continue;
+        ordered_json endpoints = ordered_json::array();
+        int available = 0;
+        for (const ops::UpstreamEndpointState& e : pool->snapshot()) {
+            available += e.healthy && !e.ejected ? 1 : 0;
+            ordered_json state = {{"url", e.url},
+                                  {"healthy", e.healthy},
+                                  {"ejected", e.ejected},
+                                  {"outstanding", e.outstanding}};
+            if (!e.last_error.empty()) state["error"] = e.last_error;
+            endpoints.push_back(std::move(state));
+        }
+        out[name] = {{"available", available},
+                     {"circuit_open", pool->breaker_open()},
+                     {"endpoints", std::move(endpoints)}};
+    }
+    return out;
+}
+
 // Parameters and the dominant weight type ("Q8_0"), as Ollama reports them.
 struct WeightSummary {
     int64_t parameters = 0;
@@ -126,6 +150,8 @@ struct RouteEntry {
     gateway::Access access;
     void (Service::*handler)(const Request&, const std::shared_ptr<server::Responder>&,
                              const Scope&);
+    // The body names a model: its aliases resolve; kGenerates: its sampling defaults apply.
+    enum class Names { kNoModel, kModel, kGenerates } names = Names::kNoModel;
 };
 
 using gateway::Access;
@@ -133,19 +159,22 @@ using gateway::Access;
 const RouteEntry* Service::find_route(const std::string& method, const std::string& path,
                                       bool& known) {
     static const RouteEntry kRoutes[] = {
-        {"POST", "/v1/chat/completions", Access::kUser, &Service::chat},
-        {"POST", "/v1/completions", Access::kUser, &Service::completions},
+        {"POST", "/v1/chat/completions", Access::kUser, &Service::chat,
+         RouteEntry::Names::kGenerates},
+        {"POST", "/v1/completions", Access::kUser, &Service::completions,
+         RouteEntry::Names::kGenerates},
         {"GET", "/v1/models", Access::kViewer, &Service::list_models},
         {"GET", "/v1/models/", Access::kViewer, &Service::get_model},
-        {"POST", "/tokenize", Access::kUser, &Service::tokenize},
-        {"POST", "/detokenize", Access::kUser, &Service::detokenize},
+        {"POST", "/tokenize", Access::kUser, &Service::tokenize, RouteEntry::Names::kModel},
+        {"POST", "/detokenize", Access::kUser, &Service::detokenize, RouteEntry::Names::kModel},
         {"GET", "/health", Access::kPublic, &Service::health},
         {"GET", "/ready", Access::kPublic, &Service::ready},
         {"GET", "/metrics", Access::kMetrics, &Service::metrics},
-        {"POST", "/api/chat", Access::kUser, &Service::ollama_chat},
-        {"POST", "/api/generate", Access::kUser, &Service::ollama_generate},
+        {"POST", "/api/chat", Access::kUser, &Service::ollama_chat, RouteEntry::Names::kGenerates},
+        {"POST", "/api/generate", Access::kUser, &Service::ollama_generate,
+         RouteEntry::Names::kGenerates},
         {"GET", "/api/tags", Access::kViewer, &Service::ollama_tags},
-        {"POST", "/api/show", Access::kViewer, &Service::ollama_show},
+        {"POST", "/api/show", Access::kViewer, &Service::ollama_show, RouteEntry::Names::kModel},
         {"GET", "/api/version", Access::kViewer, &Service::ollama_version},
         {"GET", "/admin/keys", Access::kAdmin, &Service::admin_list_keys},
         {"POST", "/admin/keys", Access::kAdmin, &Service::admin_create_key},
@@ -220,6 +249,10 @@ void Service::handle(Request&& req, std::shared_ptr<server::Responder> inner) {
         if (auto d = gateway_.authorize(scope->identity(), route->access))
             return send_error(*res, to_api_error(*d), ollama);
     }
+    if (route->names != RouteEntry::Names::kNoModel && !options_.model_settings.empty()) {
+        req.body = options_.model_settings.apply(req.body, ollama,
+                                                 route->names == RouteEntry::Names::kGenerates);
+    }
     (this->*route->handler)(req, res, scope);
 }
 
@@ -292,8 +325,10 @@ void Service::ready(const Request&, const Res& res, const Scope& scope) {
         models[e.name] = std::move(m);
     }
     const bool ready = models_.all_ready();
-    send_json(*res, ready ? 200 : 503,
-              dump({{"status", ready ? "ready" : "loading"}, {"models", std::move(models)}}));
+    ordered_json body = {{"status", ready ? "ready" : "loading"}, {"models", std::move(models)}};
+    // Upstreams are reported, not required: one down leaves local models serving.
+    if (options_.upstreams) body["upstreams"] = upstream_states(*options_.upstreams);
+    send_json(*res, ready ? 200 : 503, dump(body));
 }
 
 void Service::list_models(const Request&, const Res& res, const Scope& scope) {
@@ -318,8 +353,8 @@ void Service::list_models(const Request&, const Res& res, const Scope& scope) {
 }
 
 void Service::get_model(const Request& req, const Res& res, const Scope& scope) {
-    const std::string name =
-        percent_decode(std::string_view(req.path).substr(std::string_view("/v1/models/").size()));
+    const std::string name = options_.model_settings.resolve(
+        percent_decode(std::string_view(req.path).substr(std::string_view("/v1/models/").size())));
     std::optional<ops::ModelRegistry::Entry> e = models_.find(name);
     const std::vector<std::string> routed = routed_names();
     if (!e && std::find(routed.begin(), routed.end(), name) != routed.end()) {

@@ -10,6 +10,7 @@
 
 #include "api/errors.h"
 #include "api/gateway_glue.h"
+#include "api/model_settings.h"
 #include "gateway/gateway.h"
 #include "ops/metrics.h"
 #include "ops/model_registry.h"
@@ -31,6 +32,8 @@ struct ServiceOptions {
     ops::SpanExporter* tracer = nullptr;
     // Upstream and routed (canary) models (upstream_proxy.h); null: none. Not owned.
     UpstreamProxy* upstreams = nullptr;
+    // Aliases and sampling defaults per model (model_settings.h).
+    ModelSettingsTable model_settings;
 };
 
 struct RouteEntry;

@@ -57,7 +57,7 @@ UpstreamCall::UpstreamCall(UpstreamShared& shared, UpstreamEntry& entry, Proxied
       scope_(std::move(scope)),
       res_(std::move(res)),
       id_(++shared.next_id),
-      socket_(shared.io),
+      stream_(shared.io),
       resolver_(shared.io),
       timer_(shared.io) {
     auto [scanner, mode] = scope_->gateway().output_guard(*scope_);
@@ -85,6 +85,8 @@ void UpstreamCall::start() {
                                          ? "00-" + random_hex(shared_.rng, 32) + "-" +
                                                random_hex(shared_.rng, 16) + "-01"
                                          : request_.traceparent);
+    if (!entry_.spec.api_key.empty())
+        http_request_.set(http::field::authorization, "Bearer " + entry_.spec.api_key);
     http_request_.keep_alive(false);
     http_request_.body() = request_.body;
     http_request_.prepare_payload();
@@ -114,6 +116,7 @@ void UpstreamCall::connect(size_t endpoint) {
     const UpstreamEndpoint& at = entry_.endpoints[endpoint];
     http_request_.target(at.base + request_.path);
     http_request_.set(http::field::host, at.host_header);
+    stream_.reset(at.tls ? shared_.tls.get() : nullptr);
     arm(shared_.timeouts.connect_ms,
         "no connection within " + std::to_string(shared_.timeouts.connect_ms) + " ms");
     resolver_.async_resolve(
@@ -121,18 +124,29 @@ void UpstreamCall::connect(size_t endpoint) {
         [self = shared_from_this(), n = attempt_](const error_code& ec, auto eps) {
             if (self->stale(n)) return;
             if (ec) return self->retry_or_fail("cannot resolve the host: " + ec.message());
-            asio::async_connect(self->socket_, eps, [self, n](const error_code& ec, const auto&) {
-                if (self->stale(n)) return;
-                if (ec) return self->on_error("cannot connect: " + ec.message());
-                self->send();
-            });
+            asio::async_connect(self->stream_.socket(), eps,
+                                [self, n](const error_code& ec, const auto&) {
+                                    if (self->stale(n)) return;
+                                    if (ec)
+                                        return self->on_error("cannot connect: " + ec.message());
+                                    self->handshake();
+                                });
         });
+}
+
+void UpstreamCall::handshake() {
+    const UpstreamEndpoint& at = entry_.endpoints[*endpoint_];
+    stream_.handshake(at.host, [self = shared_from_this(), n = attempt_](const error_code& ec) {
+        if (self->stale(n)) return;
+        if (ec) return self->on_error("TLS handshake failed: " + ec.message());
+        self->send();
+    });
 }
 
 void UpstreamCall::send() {
     arm(shared_.timeouts.first_byte_ms,
         "no answer within " + std::to_string(shared_.timeouts.first_byte_ms) + " ms");
-    http::async_write(socket_, http_request_,
+    http::async_write(stream_, http_request_,
                       [self = shared_from_this(), n = attempt_](const error_code& ec, size_t) {
                           if (self->stale(n)) return;
                           if (ec) return self->on_error("cannot send the request: " + ec.message());
@@ -147,7 +161,7 @@ void UpstreamCall::read_head() {
     parser_->body_limit(std::numeric_limits<std::uint64_t>::max());
     buffer_.clear();
     http::async_read_header(
-        socket_, buffer_, *parser_,
+        stream_, buffer_, *parser_,
         [self = shared_from_this(), n = attempt_](const error_code& ec, size_t) {
             if (self->stale(n)) return;
             if (ec) return self->on_error("cannot read the answer: " + ec.message());
@@ -177,7 +191,7 @@ void UpstreamCall::read_more() {
     body.size = sizeof chunk_;
     arm(shared_.timeouts.idle_ms,
         "nothing arrived for " + std::to_string(shared_.timeouts.idle_ms) + " ms");
-    http::async_read_some(socket_, buffer_, *parser_,
+    http::async_read_some(stream_, buffer_, *parser_,
                           [self = shared_from_this(), n = attempt_](error_code ec, size_t) {
                               if (self->stale(n)) return;
                               const size_t got =
@@ -362,7 +376,6 @@ void UpstreamCall::retry_or_fail(const std::string& why, int status) {
     mode_ = Mode::kHead;
     body_.clear();
     if (tried_.size() < entry_.endpoints.size() && !shared_.stopping && !res_->disconnected()) {
-        socket_ = asio::ip::tcp::socket(shared_.io);
         return attempt();
     }
     send_error(*res_,
@@ -423,9 +436,7 @@ void UpstreamCall::release(bool ok, bool counted) {
 }
 
 void UpstreamCall::close_socket() {
-    error_code ignored;
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    stream_.close();
 }
 
 void UpstreamCall::finish() {

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "api/upstream_proxy.h"
+#include "api/upstream_stream.h"
 #include "gateway/pii.h"
 #include "gateway/pii_stream.h"
 
@@ -38,9 +39,10 @@ struct UpstreamEndpoint {
     std::string port;
     std::string host_header;
     std::string base;  // path prefix before /v1/..., without a trailing slash
+    bool tls = false;  // https://
 };
 
-// http://host[:port][/base]; an error names the url.
+// http[s]://host[:port][/base]; an error names the url.
 Result<UpstreamEndpoint> parse_upstream_url(const std::string& url);
 
 struct UpstreamEntry {
@@ -58,6 +60,7 @@ struct UpstreamShared {
     std::map<std::string, RouteSpec> routes;
     UpstreamTimeouts timeouts;
     std::string health_path;
+    std::shared_ptr<boost::asio::ssl::context> tls;  // when an endpoint is https
     bool stopping = false;
     std::map<uint64_t, std::weak_ptr<UpstreamCall>> active;
     std::atomic<uint64_t> next_id{0};  // calls are made on any thread
@@ -82,6 +85,7 @@ class UpstreamCall : public std::enable_shared_from_this<UpstreamCall> {
 
     void attempt();
     void connect(size_t endpoint);
+    void handshake();
     void send();
     void read_head();
     void on_head();
@@ -111,7 +115,7 @@ class UpstreamCall : public std::enable_shared_from_this<UpstreamCall> {
     Scope scope_;
     std::shared_ptr<server::Responder> res_;
     const uint64_t id_;
-    boost::asio::ip::tcp::socket socket_;
+    UpstreamStream stream_;
     boost::asio::ip::tcp::resolver resolver_;
     boost::asio::steady_timer timer_;
     boost::beast::http::request<boost::beast::http::string_body> http_request_;

@@ -45,17 +45,18 @@ Result<UpstreamEndpoint> parse_upstream_url(const std::string& url) {
     auto bad = [&](const std::string& why) {
         return Status::error("upstream url \"" + url + "\": " + why);
     };
-    constexpr std::string_view kScheme = "http://";
-    if (url.starts_with("https://"))
-        return bad("https is not supported yet; reach upstreams over http:// on a trusted network");
-    if (!url.starts_with(kScheme)) return bad("expected http://host:port[/base-path]");
+    const bool tls = url.starts_with("https://");
+    if (!tls && !url.starts_with("http://"))
+        return bad("expected http[s]://host[:port][/base-path]");
+    const std::string_view default_port = tls ? "443" : "80";
     for (unsigned char c : url) {
         if (c <= ' ' || c == 0x7f) return bad("contains spaces or control characters");
     }
-    std::string rest = url.substr(kScheme.size());
+    std::string rest = url.substr(tls ? 8 : 7);
     const size_t slash = std::min(rest.find('/'), rest.size());
     UpstreamEndpoint e;
     e.url = url;
+    e.tls = tls;
     e.host_header = rest.substr(0, slash);
     e.base = rest.substr(slash);
     while (e.base.ends_with('/')) e.base.pop_back();
@@ -70,12 +71,12 @@ Result<UpstreamEndpoint> parse_upstream_url(const std::string& url) {
         if (close == std::string::npos) return bad("unclosed [ in the host");
         e.host = a.substr(1, close - 1);
         const std::string after = a.substr(close + 1);
-        e.port = after.empty() ? "80" : after.substr(1);
+        e.port = after.empty() ? std::string(default_port) : after.substr(1);
         if (!after.empty() && (after[0] != ':' || !valid_port(e.port))) return bad("bad port");
     } else {
         const size_t colon = a.find(':');
         e.host = a.substr(0, colon);
-        e.port = colon == std::string::npos ? "80" : a.substr(colon + 1);
+        e.port = colon == std::string::npos ? std::string(default_port) : a.substr(colon + 1);
         if (!valid_port(e.port)) return bad("bad port");
     }
     if (e.host.empty()) return bad("no host");
@@ -107,7 +108,7 @@ class HealthProbe : public std::enable_shared_from_this<HealthProbe> {
         : shared_(shared),
           entry_(entry),
           index_(index),
-          socket_(shared.io),
+          stream_(shared.io),
           resolver_(shared.io),
           deadline_(shared.io) {}
 
@@ -117,51 +118,65 @@ class HealthProbe : public std::enable_shared_from_this<HealthProbe> {
         request_.target(at.base + shared_.health_path);
         request_.version(11);
         request_.set(http::field::host, at.host_header);
+        if (!entry_.spec.api_key.empty())
+            request_.set(http::field::authorization, "Bearer " + entry_.spec.api_key);
         request_.keep_alive(false);
+        stream_.reset(at.tls ? shared_.tls.get() : nullptr);
         deadline_.expires_after(std::chrono::milliseconds(shared_.timeouts.connect_ms + 2000));
         deadline_.async_wait([self = shared_from_this()](const error_code& ec) {
-            if (!ec) self->done(false);
+            if (!ec) self->done(false, "no answer within the deadline");
         });
         resolver_.async_resolve(
             at.host, at.port, [self = shared_from_this()](const error_code& ec, auto eps) {
-                if (ec || self->finished_) return self->done(false);
-                asio::async_connect(self->socket_, eps, [self](const error_code& ec, const auto&) {
-                    if (ec || self->finished_) return self->done(false);
-                    http::async_write(
-                        self->socket_, self->request_, [self](const error_code& ec, size_t) {
-                            if (ec || self->finished_) return self->done(false);
-                            self->parser_.body_limit(64 * 1024);
-                            http::async_read(
-                                self->socket_, self->buffer_, self->parser_,
-                                [self](const error_code& ec, size_t) {
-                                    self->done(!ec && self->parser_.get().result_int() == 200);
-                                });
-                        });
-                });
+                if (ec) return self->done(false, "cannot resolve the host: " + ec.message());
+                asio::async_connect(
+                    self->stream_.socket(), eps, [self](const error_code& ec, const auto&) {
+                        if (ec) return self->done(false, "cannot connect: " + ec.message());
+                        self->handshake();
+                    });
             });
     }
 
   private:
-    void done(bool healthy) {
+    void handshake() {
+        const UpstreamEndpoint& at = entry_.endpoints[index_];
+        stream_.handshake(at.host, [self = shared_from_this()](const error_code& ec) {
+            if (ec) return self->done(false, "TLS handshake failed: " + ec.message());
+            http::async_write(self->stream_, self->request_, [self](const error_code& ec, size_t) {
+                if (ec) return self->done(false, "cannot send: " + ec.message());
+                self->parser_.body_limit(64 * 1024);
+                http::async_read(self->stream_, self->buffer_, self->parser_,
+                                 [self](const error_code& ec, size_t) { self->on_answer(ec); });
+            });
+        });
+    }
+
+    void on_answer(const error_code& ec) {
+        if (ec) return done(false, "cannot read the answer: " + ec.message());
+        const unsigned status = parser_.get().result_int();
+        done(status == 200,
+             "GET " + shared_.health_path + " answered HTTP " + std::to_string(status));
+    }
+
+    void done(bool healthy, const std::string& why) {
         if (finished_) return;
         finished_ = true;
-        error_code ignored;
         deadline_.cancel();
         resolver_.cancel();
-        socket_.close(ignored);
+        stream_.close();
         const auto before = entry_.pool->snapshot()[index_].healthy;
-        entry_.pool->set_health(index_, healthy);
+        entry_.pool->set_health(index_, healthy, why);
         if (before != healthy) {
-            CITADEL_LOG_INFO("upstream %s: %s is %s", entry_.spec.name.c_str(),
+            CITADEL_LOG_INFO("upstream %s: %s is %s%s", entry_.spec.name.c_str(),
                              entry_.endpoints[index_].url.c_str(),
-                             healthy ? "healthy again" : "unhealthy");
+                             healthy ? "healthy again" : "unhealthy: ", healthy ? "" : why.c_str());
         }
     }
 
     UpstreamShared& shared_;
     UpstreamEntry& entry_;
     const size_t index_;
-    asio::ip::tcp::socket socket_;
+    UpstreamStream stream_;
     asio::ip::tcp::resolver resolver_;
     asio::steady_timer deadline_;
     http::request<http::empty_body> request_;
@@ -193,6 +208,12 @@ Result<std::unique_ptr<UpstreamProxy>> UpstreamProxy::create(
             entry.endpoints.push_back(std::move(*e));
         }
         if (spec.upstream_model.empty()) spec.upstream_model = spec.name;
+        for (const UpstreamEndpoint& e : entry.endpoints) {
+            if (!e.tls || s.tls) continue;
+            Result<std::shared_ptr<asio::ssl::context>> tls = make_upstream_tls(config.ca_file);
+            if (!tls) return tls.status();
+            s.tls = std::move(*tls);
+        }
         entry.pool = std::make_unique<ops::UpstreamPool>(spec.urls, config.pool, nullptr);
         entry.spec = spec;
         s.upstreams.emplace(spec.name, std::move(entry));

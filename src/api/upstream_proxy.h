@@ -31,8 +31,9 @@ namespace citadel::api {
 
 struct UpstreamSpec {
     std::string name;               // the model id clients ask for
-    std::vector<std::string> urls;  // http://host:port[/base] (the /v1/... path is appended)
+    std::vector<std::string> urls;  // http[s]://host:port[/base] (the /v1/... path is appended)
     std::string upstream_model;     // the model's name upstream; empty: the same as `name`
+    std::string api_key;            // sent as `Authorization: Bearer` (never the client's)
 };
 
 struct WeightedRoute {
@@ -58,6 +59,7 @@ struct RoutingConfig {
     UpstreamTimeouts timeouts;
     int health_interval_ms = 2000;
     std::string health_path = "/health";
+    std::string ca_file;  // extra trusted CA certificates (PEM) for https upstreams
 };
 
 // "NAME=URL[,URL...]" (the --upstream flag).

@@ -3,7 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
+
+#include "cli/engine_options.h"
 
 namespace citadel::cli {
 namespace {
@@ -83,62 +86,170 @@ Status add_routes(const YAML::Node& v, const std::string& path, const std::strin
     return ok_status();
 }
 
+// A model entry's parts, filled key by key.
+struct ModelEntry {
+    ops::ModelSpec spec;
+    api::UpstreamSpec up;
+    api::RouteSpec routed;
+    api::ModelSettings settings;
+};
+
+Result<int64_t> positive_int(const YAML::Node& v, const std::string& path, const std::string& key,
+                             int64_t max) {
+    int64_t n = 0;
+    size_t used = 0;
+    try {
+        n = std::stoll(v.Scalar(), &used);
+    } catch (const std::exception&) {
+        used = 0;
+    }
+    if (used == 0 || used != v.Scalar().size() || n < 1 || n > max)
+        return Status::error(where(path, v) + ": " + key + " must be a whole number from 1 to " +
+                             std::to_string(max) + ", got '" + v.Scalar() + "'");
+    return n;
+}
+
+// models.NAME.sampling: {temperature: 0.7, top_p: 0.8, ...} (OpenAI parameter names).
+Status add_sampling(const YAML::Node& v, const std::string& path, const std::string& key,
+                    nlohmann::ordered_json& out) {
+    if (!v.IsMap())
+        return Status::error(where(path, v) + ": " + key +
+                             " must map parameters to values (sampling: {temperature: 0.7})");
+    for (const auto& f : v) {
+        const std::string k = f.first.Scalar();
+        const YAML::Node& value = f.second;
+        if (value.IsSequence()) {  // stop: [a, b]
+            nlohmann::ordered_json list = nlohmann::ordered_json::array();
+            for (const YAML::Node& item : value) list.push_back(item.Scalar());
+            out[k] = std::move(list);
+            continue;
+        }
+        if (!value.IsScalar())
+            return Status::error(where(path, value) + ": " + key + "." + k +
+                                 " must be a plain value");
+        // A YAML scalar is text: numbers become numbers, as a JSON body would carry them.
+        nlohmann::ordered_json j = nlohmann::ordered_json::parse(value.Scalar(), nullptr, false);
+        out[k] = j.is_number() ? j : nlohmann::ordered_json(value.Scalar());
+    }
+    Status s = api::validate_sampling_defaults(out);
+    if (!s.ok()) return Status::error(where(path, v) + ": " + key + ": " + s.message());
+    return ok_status();
+}
+
+// models.NAME.api-key-env: the upstream's key from the environment (keeps it out of files).
+Status read_key_env(const YAML::Node& v, const std::string& path, const std::string& key,
+                    std::string& out) {
+    const char* value = std::getenv(v.Scalar().c_str());
+    if (value == nullptr || *value == '\0')
+        return Status::error(where(path, v) + ": " + key + ": the environment variable " +
+                             v.Scalar() + " is not set");
+    out = value;
+    return ok_status();
+}
+
+// A plain-valued key of a model entry.
+Status add_model_scalar(const std::string& k, const YAML::Node& value, const std::string& path,
+                        const std::string& key, ModelEntry& m) {
+    const std::string& text = value.Scalar();
+    if (k == "path") {
+        m.spec.path = text;
+    } else if (k == "chat-template") {
+        m.spec.chat_template_file = text;
+    } else if (k == "upstream-model") {
+        m.up.upstream_model = text;
+    } else if (k == "api-key") {
+        m.up.api_key = text;
+    } else if (k == "api-key-env") {
+        return read_key_env(value, path, key, m.up.api_key);
+    } else if (k == "on-demand") {
+        if (text != "true" && text != "false")
+            return Status::error(where(path, value) + ": " + key + " must be true or false");
+        m.spec.on_demand = text == "true";
+    } else if (k == "idle-unload") {
+        Result<int64_t> ms = parse_duration_ms(text);
+        if (!ms) return Status::error(where(path, value) + ": " + key + ": " + ms.error());
+        m.spec.on_demand = true;
+        m.spec.idle_unload_ms = *ms;
+    } else if (k == "ctx") {
+        Result<int64_t> n = positive_int(value, path, key, int64_t(1) << 24);
+        if (!n) return n.status();
+        m.spec.n_ctx = *n;
+    } else if (k == "max-seqs") {
+        Result<int64_t> n = positive_int(value, path, key, 4096);
+        if (!n) return n.status();
+        m.spec.max_seqs = int(*n);
+    } else if (k == "kv-mem") {
+        Result<size_t> bytes = parse_memory_size(text);
+        if (!bytes) return Status::error(where(path, value) + ": " + key + ": " + bytes.error());
+        m.spec.kv_mem_bytes = *bytes;
+    } else {
+        return Status::error(where(path, value) + ": unknown key '" + key +
+                             "' (valid: path, chat-template, on-demand, idle-unload, ctx, kv-mem, "
+                             "max-seqs, aliases, sampling, upstreams, upstream-model, api-key, "
+                             "api-key-env, routes)");
+    }
+    return ok_status();
+}
+
+// Which keys go with which kind of model, so a mistake is named rather than ignored.
+Status check_model_kind(const ModelEntry& m, const std::string& name, const YAML::Node& v,
+                        const std::string& path) {
+    const int kinds =
+        int(!m.spec.path.empty()) + int(!m.up.urls.empty()) + int(!m.routed.routes.empty());
+    const std::string at = where(path, v) + ": models." + name;
+    if (kinds != 1) return Status::error(at + " needs exactly one of path, upstreams, routes");
+    if ((!m.up.upstream_model.empty() || !m.up.api_key.empty()) && m.up.urls.empty())
+        return Status::error(at + ": upstream-model and api-key need upstreams");
+    const ops::ModelSpec& s = m.spec;
+    const bool local_keys = !s.chat_template_file.empty() || s.on_demand || s.n_ctx > 0 ||
+                            s.kv_mem_bytes > 0 || s.max_seqs > 0;
+    if (local_keys && s.path.empty())
+        return Status::error(at +
+                             ": chat-template, on-demand, idle-unload, ctx, kv-mem and max-seqs "
+                             "are for local models (with path)");
+    return ok_status();
+}
+
 // One entry of `models` that is a map: local, upstream or routed, by its keys.
 Status add_model_map(const std::string& name, const YAML::Node& v, const std::string& path,
-                     std::vector<ops::ModelSpec>& models, api::RoutingConfig& routing) {
-    ops::ModelSpec spec{.name = name};
-    api::UpstreamSpec up;
-    up.name = name;
-    api::RouteSpec routed;
-    routed.name = name;
+                     std::vector<ops::ModelSpec>& models, api::RoutingConfig& routing,
+                     std::vector<api::ModelSettings>* settings) {
+    ModelEntry m;
+    m.spec.name = m.up.name = m.routed.name = m.settings.name = name;
     for (const auto& field : v) {
         const std::string k = field.first.Scalar();
         const std::string key = "models." + name + "." + k;
         const YAML::Node& value = field.second;
         Status s = ok_status();
         if (k == "upstreams") {
-            s = add_upstream_urls(value, path, key, up.urls);
+            s = add_upstream_urls(value, path, key, m.up.urls);
         } else if (k == "routes") {
-            s = add_routes(value, path, key, routed.routes);
+            s = add_routes(value, path, key, m.routed.routes);
+        } else if (k == "aliases") {
+            Result<std::vector<std::string>> in = inputs_of(value, key);
+            if (!in) s = Status::error(where(path, value) + ": " + in.error());
+            if (in) m.settings.aliases = std::move(*in);
+        } else if (k == "sampling") {
+            s = add_sampling(value, path, key, m.settings.sampling);
         } else if (!value.IsScalar()) {
             s = Status::error(where(path, value) + ": " + key + " must be a plain value");
-        } else if (k == "path") {
-            spec.path = value.Scalar();
-        } else if (k == "chat-template") {
-            spec.chat_template_file = value.Scalar();
-        } else if (k == "upstream-model") {
-            up.upstream_model = value.Scalar();
-        } else if (k == "on-demand") {
-            if (value.Scalar() != "true" && value.Scalar() != "false")
-                s = Status::error(where(path, value) + ": " + key + " must be true or false");
-            spec.on_demand = value.Scalar() == "true";
-        } else if (k == "idle-unload") {
-            Result<int64_t> ms = parse_duration_ms(value.Scalar());
-            if (!ms) s = Status::error(where(path, value) + ": " + key + ": " + ms.error());
-            spec.on_demand = true;
-            spec.idle_unload_ms = ms ? *ms : 0;
         } else {
-            s = Status::error(where(path, field.first) + ": unknown key '" + key +
-                              "' (valid: path, chat-template, on-demand, idle-unload, upstreams, "
-                              "upstream-model, routes)");
+            s = add_model_scalar(k, value, path, key, m);
         }
         if (!s.ok()) return s;
     }
-    const int kinds = int(!spec.path.empty()) + int(!up.urls.empty()) + int(!routed.routes.empty());
-    if (kinds != 1)
-        return Status::error(where(path, v) + ": models." + name +
-                             " needs exactly one of path, upstreams, routes");
-    if (!up.upstream_model.empty() && up.urls.empty())
-        return Status::error(where(path, v) + ": models." + name +
-                             ".upstream-model needs upstreams");
-    if (!spec.path.empty()) models.push_back(std::move(spec));
-    if (!up.urls.empty()) routing.upstreams.push_back(std::move(up));
-    if (!routed.routes.empty()) routing.routes.push_back(std::move(routed));
+    CITADEL_TRY(check_model_kind(m, name, v, path));
+    if (!m.spec.path.empty()) models.push_back(std::move(m.spec));
+    if (!m.up.urls.empty()) routing.upstreams.push_back(std::move(m.up));
+    if (!m.routed.routes.empty()) routing.routes.push_back(std::move(m.routed));
+    if (settings && (!m.settings.aliases.empty() || !m.settings.sampling.empty()))
+        settings->push_back(std::move(m.settings));
     return ok_status();
 }
 
 Status add_models(const YAML::Node& node, const std::string& path,
-                  std::vector<ops::ModelSpec>& models, api::RoutingConfig& routing) {
+                  std::vector<ops::ModelSpec>& models, api::RoutingConfig& routing,
+                  std::vector<api::ModelSettings>* settings) {
     if (!node.IsMap()) {
         return Status::error(where(path, node) +
                              ": key 'models' must map names to GGUF files "
@@ -152,7 +263,7 @@ Status add_models(const YAML::Node& node, const std::string& path,
                 return Status::error(where(path, v) + ": models." + name + " has no path");
             models.push_back(ops::ModelSpec{.name = name, .path = v.Scalar()});
         } else if (v.IsMap()) {
-            CITADEL_TRY(add_model_map(name, v, path, models, routing));
+            CITADEL_TRY(add_model_map(name, v, path, models, routing, settings));
         } else {
             return Status::error(where(path, v) + ": models." + name +
                                  " must be a file, {path, chat-template}, {upstreams, "
@@ -193,7 +304,8 @@ Status apply_key(CLI::App& cmd, const std::string& key, const YAML::Node& value,
 }  // namespace
 
 Status apply_yaml_config(CLI::App& cmd, const std::string& path,
-                         std::vector<ops::ModelSpec>& models, api::RoutingConfig& routing) {
+                         std::vector<ops::ModelSpec>& models, api::RoutingConfig& routing,
+                         std::vector<api::ModelSettings>* settings) {
     YAML::Node root;
     try {
         root = YAML::LoadFile(path);
@@ -208,7 +320,7 @@ Status apply_yaml_config(CLI::App& cmd, const std::string& path,
     for (const auto& kv : root) {
         const std::string key = kv.first.Scalar();
         if (key == "gateway") continue;  // structured gateway settings: gateway_options.cpp
-        Status s = key == "models" ? add_models(kv.second, path, models, routing)
+        Status s = key == "models" ? add_models(kv.second, path, models, routing, settings)
                                    : apply_key(cmd, key, kv.second, path);
         if (!s.ok()) return s;
     }

@@ -54,6 +54,7 @@ struct ServeArgs {
     std::string otlp_service = "citadel";
     std::vector<std::string> upstreams;
     std::string upstream_health_interval = "2s";
+    std::string upstream_ca;
     GatewayArgs gateway;
 };
 
@@ -111,6 +112,8 @@ void add_options(CLI::App& c, ServeArgs& a) {
     c.add_option("--upstream-health-interval", a.upstream_health_interval,
                  "How often each upstream URL's /health is checked")
         ->default_str(a.upstream_health_interval);
+    c.add_option("--upstream-ca", a.upstream_ca,
+                 "PEM file of CA certificates trusted for https upstreams, besides the system's");
     c.add_option("--demo-dir", a.demo_dir,
                  "Where the random-weights demo model is written when no model is configured");
     c.add_option("--demo-tokenizer", a.demo_tokenizer,
@@ -193,9 +196,11 @@ Status add_models_dir(const std::string& dir, std::vector<ops::ModelSpec>& specs
 }
 
 Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a,
-                                                api::RoutingConfig& routing) {
+                                                api::RoutingConfig& routing,
+                                                std::vector<api::ModelSettings>& settings) {
     std::vector<ops::ModelSpec> specs;
-    if (!a.config.empty()) CITADEL_TRY(apply_yaml_config(cmd, a.config, specs, routing));
+    if (!a.config.empty()) CITADEL_TRY(apply_yaml_config(cmd, a.config, specs, routing, &settings));
+    routing.ca_file = a.upstream_ca;
     for (const std::string& u : a.upstreams) {
         Result<api::UpstreamSpec> s = api::parse_upstream_arg(u);
         if (!s) return s.status();
@@ -274,7 +279,8 @@ int wait_for_stop(const sigset_t& signals, server::HttpServer& server, gateway::
 int run(CLI::App& cmd, ServeArgs& a) {
     set_log_level(a.verbose ? LogLevel::kDebug : LogLevel::kInfo);  // a server says what it does
     api::RoutingConfig routing;
-    Result<std::vector<ops::ModelSpec>> specs = model_specs(cmd, a, routing);
+    std::vector<api::ModelSettings> settings;
+    Result<std::vector<ops::ModelSpec>> specs = model_specs(cmd, a, routing, settings);
     if (!specs) return fail(specs.error());
     Result<server::ServerLimits> limits = server_limits(a);
     if (!limits) return fail(limits.error());
@@ -308,6 +314,12 @@ int run(CLI::App& cmd, ServeArgs& a) {
     }
     std::vector<std::string> local_names = a.stub_models;
     for (const ops::ModelSpec& m : *specs) local_names.push_back(m.name);
+    std::vector<std::string> all_names = local_names;
+    for (const api::UpstreamSpec& u : routing.upstreams) all_names.push_back(u.name);
+    for (const api::RouteSpec& r : routing.routes) all_names.push_back(r.name);
+    Result<api::ModelSettingsTable> model_settings =
+        api::ModelSettingsTable::create(settings, all_names);
+    if (!model_settings) return fail(model_settings.error());
     std::unique_ptr<api::UpstreamProxy> upstreams;  // outlives the server: its calls answer clients
     if (!routing.upstreams.empty() || !routing.routes.empty()) {
         Result<std::unique_ptr<api::UpstreamProxy>> p =
@@ -328,7 +340,8 @@ int run(CLI::App& cmd, ServeArgs& a) {
                          {.stub_models = a.stub_models,
                           .metrics = &metrics,
                           .tracer = tracer.get(),
-                          .upstreams = upstreams.get()});
+                          .upstreams = upstreams.get(),
+                          .model_settings = std::move(*model_settings)});
     Result<std::unique_ptr<server::HttpServer>> server = server::HttpServer::start(
         a.host, a.port, *limits,
         [&service](server::Request&& req, std::shared_ptr<server::Responder> res) {

@@ -32,6 +32,15 @@ Result<jinja::ChatTemplateSource> template_source(const ModelSpec& spec) {
 
 }  // namespace
 
+EngineOptions engine_options_for(const ModelSpec& spec, const EngineOptions& server) {
+    EngineOptions o = server;
+    if (spec.n_ctx > 0) o.n_ctx = spec.n_ctx;
+    if (spec.kv_mem_bytes > 0) o.kv_mem_bytes = spec.kv_mem_bytes;
+    if (spec.max_seqs > 0) o.max_seqs = spec.max_seqs;
+    o.model_id = spec.name + "@" + spec.path;
+    return o;
+}
+
 Result<std::shared_ptr<LoadedModel>> load_model_for_serving(const ModelSpec& spec,
                                                             const EngineOptions& engine) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -58,8 +67,7 @@ Result<std::shared_ptr<LoadedModel>> load_model_for_serving(const ModelSpec& spe
 
     m->vocab_bytes = VocabBytes::build(*m->tokenizer);
 
-    EngineOptions options = engine;
-    options.model_id = spec.name + "@" + spec.path;
+    const EngineOptions options = engine_options_for(spec, engine);
     Result<std::unique_ptr<Engine>> e =
         Engine::create(m->model, m->tokenizer->end_of_generation(), options);
     if (!e) return Status::error(spec.name + ": " + e.error());
@@ -125,7 +133,8 @@ void ModelRegistry::wait_loaded() {
 }
 
 size_t ModelRegistry::estimate(size_t index) const {
-    return size_t(file_size(specs_[index].path)) + engine_options_.kv_mem_bytes;
+    return size_t(file_size(specs_[index].path)) +
+           engine_options_for(specs_[index], engine_options_).kv_mem_bytes;
 }
 
 std::optional<size_t> ModelRegistry::index_of(const std::string& name) const {

@@ -37,7 +37,14 @@ struct ModelSpec {
     std::string chat_template_file;  // empty: the model's own (ChatML if it has none)
     bool on_demand = false;          // loaded on first use (else pinned: loaded at start, kept)
     int64_t idle_unload_ms = 0;      // on-demand models: unloaded after this idle (0: never)
+    // Overrides of the server-wide engine options for this model (0: the server's).
+    int64_t n_ctx = 0;        // context per sequence
+    size_t kv_mem_bytes = 0;  // KV arena
+    int max_seqs = 0;         // sequences per engine step
 };
+
+// The engine options `spec` runs with: the server's, with the model's overrides.
+EngineOptions engine_options_for(const ModelSpec& spec, const EngineOptions& server);
 
 struct RegistryOptions {
     size_t memory_budget = 0;  // bytes for all loaded models (file + KV arena); 0: no limit

@@ -62,8 +62,13 @@ UpstreamPick UpstreamPool::pick(const std::vector<size_t>& exclude, uint64_t ran
         if (e.outstanding == fewest) best.push_back(i);
     }
     if (best.empty()) {
-        return none(now, exclude.empty() ? "no upstream endpoint is healthy"
-                                         : "no other upstream endpoint is healthy");
+        std::string why = exclude.empty() ? "no upstream endpoint is healthy"
+                                          : "no other upstream endpoint is healthy";
+        for (size_t i = 0; i < endpoints_.size(); ++i) {
+            if (!endpoints_[i].healthy && !endpoints_[i].last_error.empty())
+                why += "; " + urls_[i] + ": " + endpoints_[i].last_error;
+        }
+        return none(now, std::move(why));
     }
     const size_t chosen = best[random % best.size()];
     Endpoint& e = endpoints_[chosen];
@@ -112,10 +117,11 @@ void UpstreamPool::finish(size_t endpoint, bool ok, bool counted) {
     half_open_probe_out_ = false;
 }
 
-void UpstreamPool::set_health(size_t endpoint, bool healthy) {
+void UpstreamPool::set_health(size_t endpoint, bool healthy, std::string why) {
     std::lock_guard lock(mu_);
     Endpoint& e = endpoints_.at(endpoint);
     e.healthy = healthy;
+    e.last_error = healthy ? "" : std::move(why);
     if (!healthy) return;
     if (e.ejected_until != 0 || e.probing) {
         e.ejected_until = 0;
@@ -139,6 +145,7 @@ std::vector<UpstreamEndpointState> UpstreamPool::snapshot() const {
         s.probing = e.probing || (e.ejected_until != 0 && e.ejected_until <= now);
         s.consecutive_failures = e.consecutive_failures;
         s.requests = e.requests;
+        s.last_error = e.last_error;
         out.push_back(std::move(s));
     }
     return out;

@@ -43,7 +43,8 @@ struct UpstreamEndpointState {
     bool ejected = false;  // passively ejected now
     bool probing = false;  // ejection expired: one request at a time until one succeeds
     int consecutive_failures = 0;
-    uint64_t requests = 0;  // picks so far
+    uint64_t requests = 0;   // picks so far
+    std::string last_error;  // why the last failed health check failed (empty: it passed)
 };
 
 class UpstreamPool {
@@ -60,8 +61,8 @@ class UpstreamPool {
     // endpoint (the client went away); only the outstanding count changes.
     void finish(size_t endpoint, bool ok, bool counted = true);
     // An active health check's result. A pass also ends a passive ejection (the endpoint is
-    // back); a failure takes the endpoint out until a check passes.
-    void set_health(size_t endpoint, bool healthy);
+    // back); a failure (`why`) takes the endpoint out until a check passes.
+    void set_health(size_t endpoint, bool healthy, std::string why = "");
 
     size_t size() const { return urls_.size(); }
     const std::string& url(size_t endpoint) const { return urls_[endpoint]; }
@@ -77,6 +78,7 @@ class UpstreamPool {
         int64_t ejected_until = 0;  // 0: not ejected
         bool probing = false;
         uint64_t requests = 0;
+        std::string last_error;
     };
     enum class Breaker { kClosed, kOpen, kHalfOpen };
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "api/model_settings.h"
 #include "api/upstream_call.h"
 #include "api/upstream_proxy.h"
 #include "cli/serve_config.h"
@@ -36,7 +37,15 @@ TEST(UpstreamConfig, ParsesUrls) {
     EXPECT_EQ(e->host, "::1");
     EXPECT_EQ(e->base, "/prefix");
     EXPECT_EQ(parse_upstream_url("http://example.com")->port, "80");
-    for (const char* bad : {"https://a:1", "a:1", "http://:80", "http://a:99999", "http://a b"}) {
+    EXPECT_FALSE(parse_upstream_url("http://example.com")->tls);
+    e = parse_upstream_url("https://vllm.internal/v1");
+    ASSERT_TRUE(e.ok()) << e.error();
+    EXPECT_TRUE(e->tls);
+    EXPECT_EQ(e->port, "443");
+    EXPECT_EQ(e->host, "vllm.internal");
+    EXPECT_EQ(parse_upstream_url("https://[::1]:8443")->port, "8443");
+    for (const char* bad :
+         {"ftp://a:1", "a:1", "https://", "http://:80", "http://a:99999", "http://a b"}) {
         Result<UpstreamEndpoint> r = parse_upstream_url(bad);
         ASSERT_FALSE(r.ok()) << bad;
         EXPECT_NE(r.error().find("upstream url"), std::string::npos) << r.error();
@@ -137,6 +146,103 @@ TEST(UpstreamConfig, YamlErrorsNameFileLineAndKey) {
         ASSERT_FALSE(s.ok()) << text;
         EXPECT_NE(s.message().find(f.path + expected), std::string::npos) << s.message();
     }
+}
+
+TEST(UpstreamConfig, YamlModelSettingsAndUpstreamKeys) {
+    ::setenv("CITADEL_TEST_KEY_ENV", "sk-upstream", 1);
+    YamlFile f(
+        "models:\n"
+        "  local:\n"
+        "    path: /m/q.gguf\n"
+        "    ctx: 4096\n"
+        "    kv-mem: 256MiB\n"
+        "    max-seqs: 8\n"
+        "    aliases: [gpt-4o-mini, small]\n"
+        "    sampling: {temperature: 0.7, top_p: 0.8, stop: [END], max_tokens: 64}\n"
+        "  big: {upstreams: [https://vllm:8000], api-key-env: CITADEL_TEST_KEY_ENV}\n"
+        "  other: {upstreams: [http://a:1], api-key: literal-key, aliases: o}\n");
+    CLI::App app;
+    std::vector<ops::ModelSpec> models;
+    RoutingConfig routing;
+    std::vector<ModelSettings> settings;
+    Status s = cli::apply_yaml_config(app, f.path, models, routing, &settings);
+    ASSERT_TRUE(s.ok()) << s.message();
+    ASSERT_EQ(models.size(), 1u);
+    EXPECT_EQ(models[0].n_ctx, 4096);
+    EXPECT_EQ(models[0].kv_mem_bytes, size_t(256) << 20);
+    EXPECT_EQ(models[0].max_seqs, 8);
+    ASSERT_EQ(routing.upstreams.size(), 2u);
+    EXPECT_EQ(routing.upstreams[0].api_key, "sk-upstream");
+    EXPECT_EQ(routing.upstreams[1].api_key, "literal-key");
+    ASSERT_EQ(settings.size(), 2u);
+    EXPECT_EQ(settings[0].aliases, (std::vector<std::string>{"gpt-4o-mini", "small"}));
+    EXPECT_EQ(settings[0].sampling.dump(),
+              R"({"temperature":0.7,"top_p":0.8,"stop":["END"],"max_tokens":64})");
+    EXPECT_EQ(settings[1].aliases, (std::vector<std::string>{"o"}));
+
+    EngineOptions server;
+    server.n_ctx = 1024;
+    server.kv_mem_bytes = 1 << 30;
+    const EngineOptions o = ops::engine_options_for(models[0], server);
+    EXPECT_EQ(o.n_ctx, 4096);
+    EXPECT_EQ(o.kv_mem_bytes, size_t(256) << 20);
+    EXPECT_EQ(o.max_seqs, 8);
+}
+
+TEST(UpstreamConfig, YamlModelSettingErrors) {
+    const std::pair<const char*, const char*> cases[] = {
+        {"models:\n  q: {path: /x.gguf, sampling: {temprature: 1}}\n",
+         "unknown sampling default 'temprature'"},
+        {"models:\n  q: {path: /x.gguf, sampling: {top_p: 3}}\n", "top_p"},
+        {"models:\n  q: {path: /x.gguf, ctx: 0}\n", "ctx must be a whole number"},
+        {"models:\n  q: {path: /x.gguf, kv-mem: much}\n", "models.q.kv-mem"},
+        {"models:\n  q: {upstreams: [http://a:1], ctx: 10}\n", "are for local models"},
+        {"models:\n  q: {upstreams: [http://a:1], api-key-env: CITADEL_NO_SUCH_VAR}\n",
+         "CITADEL_NO_SUCH_VAR is not set"},
+    };
+    for (const auto& [text, expected] : cases) {
+        YamlFile f(text);
+        CLI::App app;
+        std::vector<ops::ModelSpec> models;
+        RoutingConfig routing;
+        std::vector<ModelSettings> settings;
+        Status s = cli::apply_yaml_config(app, f.path, models, routing, &settings);
+        ASSERT_FALSE(s.ok()) << text;
+        EXPECT_NE(s.message().find(expected), std::string::npos) << s.message();
+    }
+}
+
+TEST(ModelSettings, AliasesResolveAndDefaultsFillGaps) {
+    ModelSettings m{.name = "qwen", .aliases = {"gpt-4o"}};
+    m.sampling = {{"temperature", 0.2}, {"max_tokens", 16}, {"repetition_penalty", 1.1}};
+    Result<ModelSettingsTable> t = ModelSettingsTable::create({m}, {"qwen", "other"});
+    ASSERT_TRUE(t.ok()) << t.error();
+    EXPECT_EQ(t->resolve("gpt-4o"), "qwen");
+    EXPECT_EQ(t->resolve("other"), "other");
+    using J = nlohmann::ordered_json;
+    J out = J::parse(t->apply(R"({"model":"gpt-4o","temperature":1.5})", false, true));
+    EXPECT_EQ(out["model"], "qwen");
+    EXPECT_EQ(out["temperature"], 1.5);  // the request's own value wins
+    EXPECT_EQ(out["max_tokens"], 16);
+    out = J::parse(t->apply(R"({"model":"qwen","options":{"num_predict":3}})", true, true));
+    EXPECT_EQ(out["options"]["num_predict"], 3);
+    EXPECT_EQ(out["options"]["repeat_penalty"], 1.1);  // Ollama's name
+    EXPECT_EQ(out["options"]["temperature"], 0.2);
+    out = J::parse(t->apply(R"({"model":"gpt-4o","prompt":"x"})", false, false));
+    EXPECT_EQ(out.dump(), R"({"model":"qwen","prompt":"x"})");  // tokenize: alias only
+    // Bodies the request's parser must judge pass through unchanged.
+    for (const char* body : {"not json", R"({"model": 5})", "[1]", R"({"model":"other"})"})
+        EXPECT_EQ(t->apply(body, false, true), body);
+}
+
+TEST(ModelSettings, RefusesClashingAliases) {
+    ModelSettings a{.name = "a", .aliases = {"x"}};
+    ModelSettings b{.name = "b", .aliases = {"x"}};
+    EXPECT_NE(ModelSettingsTable::create({a, b}, {"a", "b"}).error().find("given twice"),
+              std::string::npos);
+    ModelSettings c{.name = "a", .aliases = {"b"}};
+    EXPECT_NE(ModelSettingsTable::create({c}, {"a", "b"}).error().find("configured model"),
+              std::string::npos);
 }
 
 }  // namespace
