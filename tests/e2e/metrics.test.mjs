@@ -2,11 +2,10 @@
 // PII, denied and rate-limited requests, an unknown route), scrape again and check that each
 // metric moved by what the load did; and the scrape passes `promtool check metrics`.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { expectCleanExit, sleep, startServer, tempDataDir, tinyModel } from './lib/harness.mjs';
-import { call, createKey } from './lib/gateway.mjs';
+import { call, createKey, promtoolProblems } from './lib/gateway.mjs';
 
 const MAX_TOKENS = 4;
 const chat = (extra = {}) => ({
@@ -29,19 +28,6 @@ const key = (name, labels = {}) => {
   const parts = Object.entries(labels).map(([k, v]) => `${k}="${v}"`);
   return parts.length ? `${name}{${parts.join(',')}}` : name;
 };
-
-// promtool's verdict: exit 0, or exit 3 (lint) where the only finding is the ':' in names,
-// which vLLM's names (kept on purpose) all have.
-function promtoolProblems(text) {
-  const which = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' });
-  if (which.status !== 0) {
-    throw new Error("promtool is missing: install Debian's 'prometheus' package (scripts/bootstrap.sh)");
-  }
-  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
-  const lines = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim());
-  if (r.status !== 0 && r.status !== 3) return [`promtool exit ${r.status}`, ...lines];
-  return lines.filter((l) => !l.includes("metric names should not contain ':'"));
-}
 
 describe('metrics', () => {
   let server, dir, admin, user, viewer;

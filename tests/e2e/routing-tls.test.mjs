@@ -11,7 +11,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { http, startServer, tempDataDir, tinyModel, expectCleanExit } from './lib/harness.mjs';
-import { createKey, makeCerts } from './lib/gateway.mjs';
+import { createKey, makeCerts, promtoolProblems } from './lib/gateway.mjs';
 
 const chat = (model, extra = {}) => ({ model, messages: [{ role: 'user', content: 'hi' }], ...extra });
 
@@ -88,6 +88,7 @@ describe('routing: an https upstream with an API key', () => {
     assert.match(m, up);
     assert.match(m, /^citadel:upstream_requests_total\{model_name="secure",endpoint="[^"]+"\} [1-9]/m);
     assert.match(m, /^citadel:upstream_circuit_open\{model_name="secure"\} 0$/m);
+    assert.deepEqual(promtoolProblems(m), []);
   });
 
   test('without the CA the certificate is refused, and the error says so', async () => {

@@ -107,3 +107,16 @@ export function metricSum(text, name) {
   }
   return sum;
 }
+
+// promtool's verdict: exit 0, or exit 3 (lint) where the only finding is the ':' in names,
+// which vLLM's names (kept on purpose) all have.
+export function promtoolProblems(text) {
+  const which = spawnSync('sh', ['-c', 'command -v promtool'], { encoding: 'utf8' });
+  if (which.status !== 0) {
+    throw new Error("promtool is missing: install Debian's 'prometheus' package (scripts/bootstrap.sh)");
+  }
+  const r = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+  const lines = `${r.stdout}${r.stderr}`.split('\n').filter((l) => l.trim());
+  if (r.status !== 0 && r.status !== 3) return [`promtool exit ${r.status}`, ...lines];
+  return lines.filter((l) => !l.includes("metric names should not contain ':'"));
+}
