@@ -153,6 +153,12 @@ Status add_model_scalar(const std::string& k, const YAML::Node& value, const std
     const std::string& text = value.Scalar();
     if (k == "path") {
         m.spec.path = text;
+    } else if (k == "url") {
+        m.spec.source = text;
+    } else if (k == "sha256") {
+        m.spec.sha256 = text;
+    } else if (k == "s3-endpoint") {
+        m.spec.s3_endpoint = text;
     } else if (k == "chat-template") {
         m.spec.chat_template_file = text;
     } else if (k == "upstream-model") {
@@ -184,7 +190,8 @@ Status add_model_scalar(const std::string& k, const YAML::Node& value, const std
         m.spec.kv_mem_bytes = *bytes;
     } else {
         return Status::error(where(path, value) + ": unknown key '" + key +
-                             "' (valid: path, chat-template, on-demand, idle-unload, ctx, kv-mem, "
+                             "' (valid: path, url, sha256, s3-endpoint, chat-template, on-demand, "
+                             "idle-unload, ctx, kv-mem, "
                              "max-seqs, aliases, sampling, upstreams, upstream-model, api-key, "
                              "api-key-env, routes)");
     }
@@ -194,19 +201,22 @@ Status add_model_scalar(const std::string& k, const YAML::Node& value, const std
 // Which keys go with which kind of model, so a mistake is named rather than ignored.
 Status check_model_kind(const ModelEntry& m, const std::string& name, const YAML::Node& v,
                         const std::string& path) {
-    const int kinds =
-        int(!m.spec.path.empty()) + int(!m.up.urls.empty()) + int(!m.routed.routes.empty());
+    const bool local = !m.spec.path.empty() || !m.spec.source.empty();
+    const int kinds = int(local) + int(!m.up.urls.empty()) + int(!m.routed.routes.empty());
     const std::string at = where(path, v) + ": models." + name;
-    if (kinds != 1) return Status::error(at + " needs exactly one of path, upstreams, routes");
+    if (kinds != 1)
+        return Status::error(at + " needs exactly one of path (or url), upstreams, routes");
+    if ((!m.spec.sha256.empty() || !m.spec.s3_endpoint.empty()) && m.spec.source.empty())
+        return Status::error(at + ": sha256 and s3-endpoint go with url");
     if ((!m.up.upstream_model.empty() || !m.up.api_key.empty()) && m.up.urls.empty())
         return Status::error(at + ": upstream-model and api-key need upstreams");
     const ops::ModelSpec& s = m.spec;
     const bool local_keys = !s.chat_template_file.empty() || s.on_demand || s.n_ctx > 0 ||
                             s.kv_mem_bytes > 0 || s.max_seqs > 0;
-    if (local_keys && s.path.empty())
+    if (local_keys && !local)
         return Status::error(at +
                              ": chat-template, on-demand, idle-unload, ctx, kv-mem and max-seqs "
-                             "are for local models (with path)");
+                             "are for local models (with path or url)");
     return ok_status();
 }
 
@@ -239,7 +249,7 @@ Status add_model_map(const std::string& name, const YAML::Node& v, const std::st
         if (!s.ok()) return s;
     }
     CITADEL_TRY(check_model_kind(m, name, v, path));
-    if (!m.spec.path.empty()) models.push_back(std::move(m.spec));
+    if (!m.spec.path.empty() || !m.spec.source.empty()) models.push_back(std::move(m.spec));
     if (!m.up.urls.empty()) routing.upstreams.push_back(std::move(m.up));
     if (!m.routed.routes.empty()) routing.routes.push_back(std::move(m.routed));
     if (settings && (!m.settings.aliases.empty() || !m.settings.sampling.empty()))

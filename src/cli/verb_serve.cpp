@@ -173,6 +173,22 @@ Result<ops::ModelSpec> demo_model(const ServeArgs& a) {
     return ops::ModelSpec{.name = "demo-random-weights", .path = path};
 }
 
+// Models with a `url` and no `path` are kept in --models-dir (else DATA-DIR/models), under
+// the URL's file name.
+Status place_downloads(const ServeArgs& a, std::vector<ops::ModelSpec>& specs) {
+    const std::string dir = !a.models_dir.empty() ? a.models_dir : a.gateway.data_dir + "/models";
+    for (ops::ModelSpec& s : specs) {
+        if (s.source.empty() || !s.path.empty()) continue;
+        std::string file = s.source.substr(0, s.source.find_first_of("?#"));
+        file = file.substr(file.find_last_of('/') + 1);
+        if (file.empty() || file == "." || file == "..")
+            return Status::error("model '" + s.name + "': url " + s.source +
+                                 " names no file; give path: too");
+        s.path = dir + "/" + file;
+    }
+    return ok_status();
+}
+
 // Every *.gguf in `dir` (sorted), on demand, named after its file; configured names win.
 Status add_models_dir(const std::string& dir, std::vector<ops::ModelSpec>& specs) {
     std::error_code ec;
@@ -186,7 +202,10 @@ Status add_models_dir(const std::string& dir, std::vector<ops::ModelSpec>& specs
     for (const auto& f : files) {
         const std::string name = f.stem().string();
         bool taken = false;
-        for (const auto& s : specs) taken |= s.name == name;
+        for (const auto& s : specs) {
+            std::error_code same_ec;
+            taken |= s.name == name || std::filesystem::equivalent(s.path, f, same_ec);
+        }
         if (taken) continue;
         ops::ModelSpec spec{.name = name, .path = f.string()};
         spec.on_demand = true;
@@ -217,6 +236,7 @@ Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a,
         if (!s) return s.status();
         specs.push_back(std::move(*s));
     }
+    CITADEL_TRY(place_downloads(a, specs));
     if (!a.models_dir.empty()) CITADEL_TRY(add_models_dir(a.models_dir, specs));
     if (!a.idle_unload.empty()) {
         Result<int64_t> ms = parse_duration_ms(a.idle_unload);
@@ -235,7 +255,7 @@ Result<std::vector<ops::ModelSpec>> model_specs(CLI::App& cmd, ServeArgs& a,
             if (specs[i].name == specs[j].name)
                 return Status::error("model name '" + specs[i].name + "' is given twice");
         }
-        if (!std::filesystem::is_regular_file(specs[i].path))
+        if (specs[i].source.empty() && !std::filesystem::is_regular_file(specs[i].path))
             return Status::error("model '" + specs[i].name + "': no such file " + specs[i].path);
     }
     return specs;

@@ -3,8 +3,11 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
 
 #include "core/log.h"
+#include "ops/downloader.h"
 #include "text/template/chat_template_source.h"
 
 namespace citadel::ops {
@@ -41,9 +44,37 @@ EngineOptions engine_options_for(const ModelSpec& spec, const EngineOptions& ser
     return o;
 }
 
+// Downloads `spec.source` into `spec.path` unless the file is there (logs progress by tenths).
+Status fetch_if_missing(const ModelSpec& spec) {
+    if (spec.source.empty() || std::filesystem::exists(spec.path)) return ok_status();
+    const std::filesystem::path target(spec.path);
+    std::error_code ec;
+    std::filesystem::create_directories(target.parent_path(), ec);
+    DownloadOptions o;
+    o.dir = target.parent_path().string();
+    o.name = target.filename().string();
+    o.sha256 = spec.sha256;
+    o.s3_endpoint = spec.s3_endpoint;
+    if (const char* t = std::getenv("HF_TOKEN")) o.bearer_token = t;
+    int logged = -1;
+    o.progress = [&](uint64_t done, uint64_t total) {
+        const int tenth = total > 0 ? int(done * 10 / total) : -1;
+        if (tenth <= logged) return;
+        logged = tenth;
+        CITADEL_LOG_INFO("model '%s': downloading %s: %d%%", spec.name.c_str(), spec.source.c_str(),
+                         tenth * 10);
+    };
+    CITADEL_LOG_INFO("model '%s': downloading %s into %s", spec.name.c_str(), spec.source.c_str(),
+                     spec.path.c_str());
+    Result<DownloadResult> r = download(spec.source, o);
+    if (!r) return Status::error("model '" + spec.name + "': download failed: " + r.error());
+    return ok_status();
+}
+
 Result<std::shared_ptr<LoadedModel>> load_model_for_serving(const ModelSpec& spec,
                                                             const EngineOptions& engine) {
     const auto t0 = std::chrono::steady_clock::now();
+    CITADEL_TRY(fetch_if_missing(spec));
     auto m = std::make_shared<LoadedModel>();
     m->name = spec.name;
     m->path = spec.path;

@@ -32,8 +32,13 @@
 namespace citadel::ops {
 
 struct ModelSpec {
-    std::string name;                // the id clients ask for
-    std::string path;                // GGUF file
+    std::string name;  // the id clients ask for
+    std::string path;  // GGUF file
+    // Where the file comes from when `path` is not there yet (hf://, https://, s3://): it is
+    // downloaded (resumed, checksummed) into `path` by the load, before the model loads.
+    std::string source;
+    std::string sha256;              // expected digest of the download (hex); empty: the server's
+    std::string s3_endpoint;         // for s3:// sources
     std::string chat_template_file;  // empty: the model's own (ChatML if it has none)
     bool on_demand = false;          // loaded on first use (else pinned: loaded at start, kept)
     int64_t idle_unload_ms = 0;      // on-demand models: unloaded after this idle (0: never)

@@ -199,6 +199,9 @@ TEST(UpstreamConfig, YamlModelSettingErrors) {
         {"models:\n  q: {upstreams: [http://a:1], ctx: 10}\n", "are for local models"},
         {"models:\n  q: {upstreams: [http://a:1], api-key-env: CITADEL_NO_SUCH_VAR}\n",
          "CITADEL_NO_SUCH_VAR is not set"},
+        {"models:\n  q: {path: /x.gguf, sha256: abc}\n", "sha256 and s3-endpoint go with url"},
+        {"models:\n  q: {url: hf://a/b/c.gguf, upstreams: [http://a:1]}\n",
+         "needs exactly one of path (or url)"},
     };
     for (const auto& [text, expected] : cases) {
         YamlFile f(text);

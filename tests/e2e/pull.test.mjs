@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { CITADEL, STORIES, tempDataDir } from './lib/harness.mjs';
+import { CITADEL, STORIES, expectCleanExit, http as call, startServer, tempDataDir } from './lib/harness.mjs';
 
 const body = fs.readFileSync(STORIES);
 const sha = crypto.createHash('sha256').update(body).digest('hex');
@@ -97,5 +97,33 @@ describe('citadel pull', () => {
     assert.match(s3.err, /--s3-endpoint/);
     const viaS3 = await pull(['s3://files/model.gguf', '--dir', dir, '--s3-endpoint', base, '--sha256', sha]);
     assert.equal(viaS3.code, 0, viaS3.err);
+  });
+
+  test('serve: a model declared by url downloads at start, then serves', async () => {
+    const data = tempDataDir();
+    const cfg = path.join(data, 'citadel.yaml');
+    fs.writeFileSync(cfg, `models:\n  stories:\n    url: ${base}/files/stories.gguf\n    sha256: ${sha}\n    ctx: 128\n`);
+    const s = await startServer({ args: ['--config', cfg, '--port', '0', '--host', '127.0.0.1', '--kv-mem', '16MiB',
+      '-t', '1', '--no-auth', '--data-dir', data] });
+    try {
+      assert.deepEqual(fs.readFileSync(path.join(data, 'models', 'stories.gguf')), body);
+      const r = await call(s, 'POST', '/v1/completions', { model: 'stories', prompt: 'Once upon', max_tokens: 3 });
+      assert.equal(r.status, 200, r.text);
+      assert.match(s.stderr, /downloading .*stories\.gguf/);
+    } finally {
+      await expectCleanExit(s);
+    }
+  });
+
+  test('serve: a url model whose checksum does not match stops the server, saying so', async () => {
+    const data = tempDataDir();
+    const cfg = path.join(data, 'citadel.yaml');
+    fs.writeFileSync(cfg, `models:\n  stories:\n    url: ${base}/files/bad.gguf\n    sha256: ${'0'.repeat(64)}\n`);
+    const s = await startServer({ args: ['--config', cfg, '--port', '0', '--host', '127.0.0.1', '--no-auth',
+      '--data-dir', data], waitReady: false });
+    const { code } = await s.exited;
+    assert.equal(code, 1);
+    assert.match(s.stderr, /stories.*download failed.*checksum mismatch/);
+    assert.ok(!fs.existsSync(path.join(data, 'models', 'bad.gguf')));
   });
 });
