@@ -258,7 +258,7 @@ void Service::chat(const Request& req, const Res& res, const Scope& scope) {
     Parsed<ChatRequest> p = parse_chat_request(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
     auto r = std::make_shared<ChatRequest>(std::move(std::get<ChatRequest>(p)));
-    if (route(req, res, scope, r->model, true)) return;
+    if (route(req, res, scope, r->model, Wire::kChat)) return;
     if (is_stub(r->model)) return stub_chat(*r, res, scope);
     auto name = model_name(r->model);
     if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err);
@@ -277,7 +277,7 @@ void Service::completions(const Request& req, const Res& res, const Scope& scope
     Parsed<CompletionRequest> p = parse_completion_request(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err);
     auto r = std::make_shared<CompletionRequest>(std::move(std::get<CompletionRequest>(p)));
-    if (route(req, res, scope, r->model, false)) return;
+    if (route(req, res, scope, r->model, Wire::kCompletion)) return;
     auto name = model_name(r->model);
     if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err);
     const std::string model = std::get<std::string>(name);
@@ -301,7 +301,7 @@ void Service::ollama_chat(const Request& req, const Res& res, const Scope& scope
     Parsed<OllamaChatRequest> p = parse_ollama_chat(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
     auto r = std::make_shared<OllamaChatRequest>(std::move(std::get<OllamaChatRequest>(p)));
-    if (auto err = not_for_ollama(r->chat.model)) return send_error(*res, *err, true);
+    if (route(req, res, scope, r->chat.model, Wire::kOllamaChat)) return;
     auto name = model_name(r->chat.model);
     if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err, true);
     const std::string model = std::get<std::string>(name);
@@ -320,7 +320,7 @@ void Service::ollama_generate(const Request& req, const Res& res, const Scope& s
     Parsed<OllamaGenerateRequest> p = parse_ollama_generate(req.body);
     if (auto* err = std::get_if<ApiError>(&p)) return send_error(*res, *err, true);
     auto r = std::make_shared<OllamaGenerateRequest>(std::move(std::get<OllamaGenerateRequest>(p)));
-    if (auto err = not_for_ollama(r->model)) return send_error(*res, *err, true);
+    if (route(req, res, scope, r->model, Wire::kOllamaGenerate)) return;
     auto name = model_name(r->model);
     if (auto* err = std::get_if<ApiError>(&name)) return send_error(*res, *err, true);
     const std::string model = std::get<std::string>(name);

@@ -3,7 +3,9 @@
 // with PII redaction in place, classifier) before the body goes to UpstreamProxy.
 #include <random>
 
+#include "api/generation.h"
 #include "api/input_steps.h"
+#include "api/ollama_relay.h"
 #include "api/respond.h"
 #include "api/service.h"
 #include "api/upstream_proxy.h"
@@ -47,23 +49,46 @@ bool wants_usage(const ordered_json& body) {
 }  // namespace
 
 bool Service::route(const server::Request& req, const Res& res, const Scope& scope,
-                    std::string& model, bool chat) {
+                    std::string& model, Wire wire) {
     UpstreamProxy* up = options_.upstreams;
     if (up == nullptr) return false;
     model = up->route(model, uniform01());
     if (!up->is_upstream(model)) return false;
-    proxy(req, res, scope, model, chat);
+    proxy(req, res, scope, model, wire);
     return true;
 }
 
-void Service::proxy(const server::Request& req, const Res& res, const Scope& scope,
-                    const std::string& model, bool chat) {
+namespace {
+
+// The body as the upstream takes it (OpenAI's API): the client's, or translated from Ollama's.
+OpenAiForm openai_form(ordered_json body, Wire wire) {
+    if (wire == Wire::kOllamaChat || wire == Wire::kOllamaGenerate)
+        return ollama_to_openai(body, wire == Wire::kOllamaChat);
+    OpenAiForm f;
+    f.chat = wire == Wire::kChat;
+    f.path = f.chat ? "/v1/chat/completions" : "/v1/completions";
+    f.stream = body.value("stream", false);
+    f.body = std::move(body);
+    return f;
+}
+
+}  // namespace
+
+void Service::proxy(const server::Request& req, const Res& client, const Scope& scope,
+                    const std::string& model, Wire wire) {
+    const bool ollama = wire == Wire::kOllamaChat || wire == Wire::kOllamaGenerate;
+    // Ollama clients get Ollama's shapes back, errors included.
+    const Res res =
+        ollama ? ollama_relay_responder(client, model, wire == Wire::kOllamaChat) : client;
     if (auto err = admit(scope, model)) return send_error(*res, *err);
-    // The body was validated by the route's parser; it is forwarded as the client wrote it,
-    // with redacted texts and the upstream's model name.
-    auto body = std::make_shared<ordered_json>(ordered_json::parse(req.body, nullptr, false));
-    if (!body->is_object())
+    // The body was validated by the route's parser; it is forwarded as the client wrote it
+    // (or as Ollama's translated), with redacted texts and the upstream's model name.
+    ordered_json parsed = ordered_json::parse(req.body, nullptr, false);
+    if (!parsed.is_object())
         return send_error(*res, invalid_request("the body must be a JSON object"));
+    OpenAiForm form = openai_form(std::move(parsed), wire);
+    auto body = std::make_shared<ordered_json>(std::move(form.body));
+    const bool chat = form.chat;
     const MessageTexts texts = chat ? message_texts((*body)["messages"]) : prompt_texts(*body);
     if (auto err = guard(scope, texts)) return send_error(*res, *err);
     if (scope->wants_text())
@@ -72,9 +97,9 @@ void Service::proxy(const server::Request& req, const Res& res, const Scope& sco
     // the object's members, and with them every string).
     std::string said = untrusted_text(texts);
     ProxiedRequest p;
-    p.path = chat ? "/v1/chat/completions" : "/v1/completions";
-    p.stream = body->value("stream", false);
-    p.client_wants_usage = wants_usage(*body);
+    p.path = form.path;
+    p.stream = form.stream;
+    p.client_wants_usage = ollama || wants_usage(*body);  // Ollama's done line has the counts
     p.reply_model = model;
     p.text_field = chat ? "content" : "text";
     // The upstream's work is a child of this request's span (W3C trace context).
@@ -86,14 +111,6 @@ void Service::proxy(const server::Request& req, const Res& res, const Scope& sco
         p.body = body->dump(-1, ' ', false, ordered_json::error_handler_t::replace);
         up->forward(model, std::move(p), scope, res);
     });
-}
-
-std::optional<ApiError> Service::not_for_ollama(const std::string& model) const {
-    UpstreamProxy* up = options_.upstreams;
-    if (up == nullptr || (!up->is_upstream(model) && !up->is_routed(model))) return std::nullopt;
-    return invalid_request("model '" + model +
-                           "' is served by an upstream; the Ollama routes are not supported for "
-                           "upstream models (use /v1/chat/completions or /v1/completions)");
 }
 
 }  // namespace citadel::api

@@ -37,6 +37,7 @@ struct ServiceOptions {
 };
 
 struct RouteEntry;
+enum class Wire;  // generation.h
 
 class Service {
   public:
@@ -82,12 +83,11 @@ class Service {
 
     // Routing (routed_handlers.cpp). A routed name becomes its pick by weight in `model`;
     // true when the request went to an upstream (and is answered from there).
+    // `wire` is the client's API (OpenAI chat or completions, Ollama chat or generate).
     bool route(const server::Request& req, const Res& res, const Scope& scope, std::string& model,
-               bool chat);
+               Wire wire);
     void proxy(const server::Request& req, const Res& res, const Scope& scope,
-               const std::string& model, bool chat);
-    // 400 for upstream and routed models on the Ollama routes.
-    std::optional<ApiError> not_for_ollama(const std::string& model) const;
+               const std::string& model, Wire wire);
     std::vector<std::string> routed_names() const;  // upstream and routed models
 
     bool is_stub(const std::string& model) const;

@@ -75,6 +75,35 @@ describe('routing: an https upstream with an API key', () => {
     assert.equal(r.json.model, 'secure');
   });
 
+  test('Ollama clients reach an upstream model: /api/chat and /api/generate, whole and streamed', async () => {
+    const whole = await http(front, 'POST', '/api/chat',
+      { model: 'secure', messages: [{ role: 'user', content: 'hi' }], stream: false, options: { num_predict: 3 } });
+    assert.equal(whole.status, 200, whole.text);
+    assert.equal(whole.json.model, 'secure');
+    assert.equal(whole.json.done, true);
+    assert.equal(whole.json.message.role, 'assistant');
+    assert.equal(typeof whole.json.message.content, 'string');
+    assert.ok(whole.json.eval_count >= 1 && whole.json.eval_count <= 3, whole.text);
+    assert.ok(whole.json.prompt_eval_count > 0);
+
+    const streamed = await http(front, 'POST', '/api/generate', { model: 'secure', prompt: 'Once', options: { num_predict: 4 } });
+    assert.equal(streamed.status, 200, streamed.text);
+    const lines = streamed.text.trim().split('\n').map((l) => JSON.parse(l));
+    const last = lines.at(-1);
+    assert.equal(last.done, true);
+    assert.ok(['stop', 'length'].includes(last.done_reason));
+    assert.ok(last.eval_count >= 1 && last.eval_count <= 4);
+    for (const l of lines.slice(0, -1)) {
+      assert.equal(l.done, false);
+      assert.equal(typeof l.response, 'string');
+    }
+    assert.equal(lines.slice(0, -1).map((l) => l.response).join('').length > 0, true);
+
+    const raw = await http(front, 'POST', '/api/generate', { model: 'secure', prompt: 'Once', raw: true, stream: false, options: { num_predict: 2 } });
+    assert.equal(raw.status, 200, raw.text);
+    assert.equal(typeof raw.json.response, 'string');
+  });
+
   test('/ready and /metrics report the upstream endpoint', async () => {
     const ready = await http(front, 'GET', '/ready');
     assert.equal(ready.status, 200);

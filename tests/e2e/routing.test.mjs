@@ -3,7 +3,7 @@
 // both (counted in each upstream's audit log); killing one mid-stream ends that client's stream
 // with an SSE error event and [DONE] while new requests go to the survivor; the restarted
 // upstream gets traffic again after a health check; canary weights 80/20 hold within 4 sigma;
-// and the gateway (roles, limits) applies to routed models as to local ones.
+// the gateway (roles, limits) applies to routed models as to local ones; Ollama clients get Ollama's shapes.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import nodeHttp from 'node:http';
@@ -120,10 +120,12 @@ describe('routing: two upstream citadels behind a front', () => {
     assert.ok(!plain.text.includes('"usage"'), plain.text);
   });
 
-  test('the Ollama routes refuse upstream models with 400', async () => {
-    const r = await http(front, 'POST', '/api/chat', { model: 'big', messages: [{ role: 'user', content: 'hi' }] });
+  test('Ollama clients get the upstream\'s refusals in Ollama\'s error shape', async () => {
+    const r = await http(front, 'POST', '/api/chat',
+      { model: 'big', messages: [{ role: 'user', content: 'hi' }], options: { num_predict: 5000 } });
     assert.equal(r.status, 400, r.text);
-    assert.match(r.json.error, /not supported for upstream models/);
+    assert.equal(typeof r.json.error, 'string');
+    assert.match(r.json.error, /maximum context length is 1024/);
   });
 
   test('an upstream killed mid-stream: a clean error for its client, the survivor takes over, the restarted one gets traffic again', async () => {
