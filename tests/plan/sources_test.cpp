@@ -1,0 +1,120 @@
+// Reading architectures from config.json text and GGUF files, and weight bytes per quant.
+#include <gtest/gtest.h>
+
+#include "gguf/gguf.h"
+#include "plan/estimate.h"
+#include "plan/sources.h"
+#include "test_paths.h"
+
+namespace citadel::plan {
+namespace {
+
+// Qwen2.5-7B-Instruct's config.json (the fields the planner reads, as published).
+constexpr const char* kQwen7bConfig = R"({
+  "architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
+  "hidden_size": 3584, "intermediate_size": 18944, "max_position_embeddings": 32768,
+  "num_attention_heads": 28, "num_hidden_layers": 28, "num_key_value_heads": 4,
+  "tie_word_embeddings": false, "torch_dtype": "bfloat16", "vocab_size": 152064})";
+
+// DeepSeek-V3's config.json, MoE and MLA fields included.
+constexpr const char* kDeepSeekV3Config = R"({
+  "model_type": "deepseek_v3", "hidden_size": 7168, "intermediate_size": 18432,
+  "moe_intermediate_size": 2048, "n_routed_experts": 256, "n_shared_experts": 1,
+  "num_experts_per_tok": 8, "first_k_dense_replace": 3, "num_hidden_layers": 61,
+  "num_attention_heads": 128, "num_key_value_heads": 128, "kv_lora_rank": 512,
+  "q_lora_rank": 1536, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64, "v_head_dim": 128,
+  "vocab_size": 129280, "max_position_embeddings": 163840, "tie_word_embeddings": false})";
+
+TEST(PlanConfigJson, ReadsADenseModelLikeThePreset) {
+    Result<ModelSource> s = source_from_config_text(kQwen7bConfig, "config.json");
+    ASSERT_TRUE(s.ok()) << s.error();
+    EXPECT_EQ(s->arch.family, "qwen2");
+    EXPECT_TRUE(s->arch.qkv_bias);
+    EXPECT_EQ(s->arch.head_dim, 128);  // hidden_size / num_attention_heads
+    EXPECT_EQ(count_params(s->tensors).total, 7615616512);
+    EXPECT_EQ(kv_bytes_per_token(s->arch, 2).value, 57344);
+}
+
+TEST(PlanConfigJson, ReadsMoeAndMla) {
+    Result<ModelSource> s = source_from_config_text(kDeepSeekV3Config, "ds.json");
+    ASSERT_TRUE(s.ok()) << s.error();
+    EXPECT_TRUE(s->arch.is_moe());
+    EXPECT_TRUE(s->arch.is_mla());
+    EXPECT_EQ(kv_bytes_per_token(s->arch, 2).value, 70272);  // 61 × (512 + 64) × 2
+    const Result<ModelSource> preset = source_from_preset("deepseek-v3");
+    EXPECT_EQ(count_params(s->tensors).total, count_params(preset->tensors).total);
+}
+
+TEST(PlanConfigJson, MissingFieldsAreNamed) {
+    Result<ModelSource> s =
+        source_from_config_text(R"({"hidden_size": 4096, "vocab_size": 32000})", "c.json");
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().find("num_hidden_layers"), std::string::npos) << s.error();
+    EXPECT_NE(s.error().find("num_attention_heads"), std::string::npos);
+    EXPECT_NE(s.error().find("intermediate_size"), std::string::npos);
+    EXPECT_EQ(s.error().find("vocab_size"), std::string::npos);
+}
+
+TEST(PlanConfigJson, BadJsonAndBadNumbersAreErrors) {
+    EXPECT_FALSE(source_from_config_text("{nope", "c.json").ok());
+    EXPECT_FALSE(source_from_config_text("[1, 2]", "c.json").ok());
+    Result<ModelSource> s = source_from_config_text(
+        R"({"num_hidden_layers": 0, "hidden_size": 64, "num_attention_heads": 4,
+            "intermediate_size": 128, "vocab_size": 100})",
+        "c.json");
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().find("num_hidden_layers is 0"), std::string::npos) << s.error();
+    EXPECT_FALSE(source_from_config("/nonexistent/config.json").ok());
+}
+
+TEST(PlanGguf, ReadsTheArchitectureAndExactBytes) {
+    const std::string path = test::reference_model("syn-qwen2-q4_k_m.gguf");
+    Result<ModelSource> s = source_from_gguf(path);
+    ASSERT_TRUE(s.ok()) << s.error();
+    Result<std::shared_ptr<const gguf::File>> f = gguf::File::open(path);
+    ASSERT_TRUE(f.ok());
+    double bytes = 0, elements = 0;
+    for (const gguf::TensorInfo& t : (*f)->tensors()) bytes += double(t.n_bytes);
+    for (const gguf::TensorInfo& t : (*f)->tensors()) elements += double(t.n_elements());
+    Result<WeightBytes> w = weight_bytes(*s, "");
+    ASSERT_TRUE(w.ok()) << w.error();
+    EXPECT_EQ(w->total, bytes);
+    EXPECT_EQ(count_params(s->tensors).total, elements);
+    EXPECT_EQ(s->arch.family, "qwen2");
+    EXPECT_EQ(s->file_quant, "q4_k_m");
+}
+
+// The mix rules applied to the F32 file's tensors give the bytes of the Q4_K_M / Q8_0 files
+// made from it (both reference files were quantized from the same synthetic model).
+TEST(PlanGguf, RequantizedBytesMatchTheQuantizedFiles) {
+    for (const char* arch : {"qwen2", "qwen3"}) {
+        Result<ModelSource> f32 =
+            source_from_gguf(test::reference_model(std::string("syn-") + arch + "-f32.gguf"));
+        ASSERT_TRUE(f32.ok()) << f32.error();
+        for (const char* q : {"q4_k_m", "q8_0"}) {
+            Result<ModelSource> file = source_from_gguf(
+                test::reference_model(std::string("syn-") + arch + "-" + q + ".gguf"));
+            ASSERT_TRUE(file.ok()) << file.error();
+            EXPECT_NEAR(weight_bytes(*f32, q)->total, weight_bytes(*file, "")->total,
+                        0.01 * weight_bytes(*file, "")->total)
+                << arch << " " << q;
+        }
+    }
+}
+
+TEST(PlanWeights, BitsPerWeightFollowTheBlockLayouts) {
+    Result<ModelSource> s = source_from_preset("llama-3.1-8b");
+    ASSERT_TRUE(s.ok());
+    EXPECT_NEAR(weight_bytes(*s, "f16")->bits_per_weight, 16.0, 0.01);
+    EXPECT_NEAR(weight_bytes(*s, "q8_0")->bits_per_weight, 8.5, 0.01);  // 34 B / 32
+    EXPECT_NEAR(weight_bytes(*s, "q4_0")->bits_per_weight, 4.6, 0.15);  // 18 B / 32, q6_K out
+    // q4_k_m: 4.5-bit q4_K, with q6_K (6.5625) for the output, half of attn_v and ffn_down
+    const double q4km = weight_bytes(*s, "q4_k_m")->bits_per_weight;
+    EXPECT_GT(q4km, 4.7);
+    EXPECT_LT(q4km, 5.1);
+    EXPECT_FALSE(weight_bytes(*s, "q4_k_xl").ok());
+    EXPECT_FALSE(weight_bytes(*s, "").ok());  // a preset has no file types
+}
+
+}  // namespace
+}  // namespace citadel::plan
