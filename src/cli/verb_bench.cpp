@@ -1,11 +1,11 @@
 // citadel bench run: prompt-processing and generation speed, as llama-bench's pp / tg tests.
+#include <sys/resource.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <sys/resource.h>
 
 #include "cli/common.h"
 #include "cli/generate.h"

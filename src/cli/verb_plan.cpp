@@ -27,8 +27,9 @@ int run(PlanArgs a) {
     if (a.list_gpus) return std::printf("%s", plan::devices_table().c_str()), 0;
     const int given = int(!a.gguf.empty()) + int(!a.config.empty()) + int(!a.preset.empty());
     if (given != 1) {
-        return usage_error("give exactly one of -m MODEL.gguf, --config config.json, "
-                           "--preset NAME (see --list-presets)");
+        return usage_error(
+            "give exactly one of -m MODEL.gguf, --config config.json, "
+            "--preset NAME (see --list-presets)");
     }
     a.request.model = !a.gguf.empty() ? a.gguf : !a.config.empty() ? a.config : a.preset;
     a.request.source = !a.gguf.empty() ? "gguf" : !a.config.empty() ? "config.json" : "preset";
@@ -54,8 +55,7 @@ VerbRunner add_plan(CLI::App& app) {
     c->add_option("-q,--quant", a->request.quant,
                   "Quantization: f16, bf16, q8_0, q6_k, q5_k_m, q4_k_m, q4_0, q3_k_m, q2_k, ... "
                   "(default: the GGUF file's own; f16 otherwise)");
-    c->add_option("-c,--ctx", a->request.ctx, "Context length per sequence")
-        ->capture_default_str();
+    c->add_option("-c,--ctx", a->request.ctx, "Context length per sequence")->capture_default_str();
     c->add_option("-s,--seqs", a->request.seqs, "Concurrent sequences")->capture_default_str();
     c->add_option("--kv-type", a->request.kv_type, "KV cache type: f16, bf16, q8_0, f32")
         ->capture_default_str();

@@ -123,9 +123,8 @@ ParamCounts count_params(const std::vector<WeightTensor>& tensors) {
 std::string validate(const Arch& a) {
     constexpr int64_t kMaxDim = int64_t(1) << 20;
     auto bad = [&](const char* field, int64_t v, int64_t lo, int64_t hi) {
-        return v < lo || v > hi ? std::string(field) + " is " + std::to_string(v) +
-                                      " (expected " + std::to_string(lo) + ".." +
-                                      std::to_string(hi) + ")"
+        return v < lo || v > hi ? std::string(field) + " is " + std::to_string(v) + " (expected " +
+                                      std::to_string(lo) + ".." + std::to_string(hi) + ")"
                                 : std::string();
     };
     const bool all_moe = a.is_moe() && a.n_dense_first == 0;
@@ -152,12 +151,11 @@ std::string validate(const Arch& a) {
         }
     }
     if (a.is_mla()) {
-        for (const std::string& s :
-             {bad("kv_lora_rank", a.kv_lora_rank, 1, kMaxDim),
-              bad("qk_rope_head_dim", a.qk_rope_head_dim, 1, 65536),
-              bad("qk_nope_head_dim", a.qk_nope_head_dim, 0, 65536),
-              bad("v_head_dim", a.v_head_dim, 1, 65536),
-              bad("q_lora_rank", a.q_lora_rank, 0, kMaxDim)}) {
+        for (const std::string& s : {bad("kv_lora_rank", a.kv_lora_rank, 1, kMaxDim),
+                                     bad("qk_rope_head_dim", a.qk_rope_head_dim, 1, 65536),
+                                     bad("qk_nope_head_dim", a.qk_nope_head_dim, 0, 65536),
+                                     bad("v_head_dim", a.v_head_dim, 1, 65536),
+                                     bad("q_lora_rank", a.q_lora_rank, 0, kMaxDim)}) {
             if (!s.empty()) return s;
         }
     }

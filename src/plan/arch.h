@@ -13,10 +13,10 @@ struct Arch {
     std::string name;    // "Qwen2.5-7B-Instruct"
     std::string family;  // GGUF architecture name: "qwen2", "llama", "qwen3", "deepseek2", ...
     int64_t n_layer = 0;
-    int64_t n_embd = 0;     // hidden_size
-    int64_t n_head = 0;     // query heads
-    int64_t n_head_kv = 0;  // key/value heads (GQA when < n_head)
-    int64_t head_dim = 0;   // per-head size of Q and K
+    int64_t n_embd = 0;      // hidden_size
+    int64_t n_head = 0;      // query heads
+    int64_t n_head_kv = 0;   // key/value heads (GQA when < n_head)
+    int64_t head_dim = 0;    // per-head size of Q and K
     int64_t head_dim_v = 0;  // per-head size of V (0: head_dim)
     int64_t n_ff = 0;        // dense feed-forward width
     int64_t n_vocab = 0;
@@ -59,8 +59,8 @@ struct WeightTensor {
 std::vector<WeightTensor> weight_tensors(const Arch& arch);
 
 struct ParamCounts {
-    double total = 0;   // every element
-    double active = 0;  // per token: routed experts scaled by used / total
+    double total = 0;          // every element
+    double active = 0;         // per token: routed experts scaled by used / total
     double matmul_active = 0;  // active, less the embedding lookup: the per-token matmul work
 };
 ParamCounts count_params(const std::vector<WeightTensor>& tensors);

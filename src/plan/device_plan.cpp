@@ -17,6 +17,11 @@ double bandwidth_efficiency(const Plan& p, const Device& d) {
                     : p.assumptions.gpu_bandwidth_efficiency;
 }
 
+// tp devices act as tp × tp_eff of one (tp_eff = 1 for a single device).
+double parallel_devices(const Plan& p, int tp) {
+    return tp == 1 ? 1.0 : tp * p.assumptions.tensor_parallel_efficiency;
+}
+
 double compute_efficiency(const Plan& p, const Device& d) {
     return d.is_cpu ? p.assumptions.cpu_compute_efficiency : p.assumptions.gpu_compute_efficiency;
 }
@@ -31,8 +36,7 @@ double peak_ops(const Plan& p, const Device& d) {
 // Attention FLOPs per token per context position: QKᵀ and softmax·V over every head.
 double attention_flops_per_position(const Arch& a) {
     if (a.is_mla()) {  // absorbed MLA attends in the latent: (latent + rope) keys, latent values
-        return 2.0 * double(a.n_layer * a.n_head) *
-               double(2 * a.kv_lora_rank + a.qk_rope_head_dim);
+        return 2.0 * double(a.n_layer * a.n_head) * double(2 * a.kv_lora_rank + a.qk_rope_head_dim);
     }
     return 2.0 * double(a.n_layer * a.n_head) * double(a.head_dim + a.value_dim());
 }
@@ -49,7 +53,7 @@ double expert_bytes_touched(const Plan& p, double n) {
 // What every device of a replica holds besides its share of weights and KV cache.
 double fixed_per_device(const Plan& p, const Device& d) {
     const Assumptions& as = p.assumptions;
-    return p.memory.activation.value + (d.is_cpu ? as.cpu_runtime_bytes : as.gpu_runtime_bytes);
+    return p.memory.activation.value + (d.is_cpu ? p.memory.runtime.value : as.gpu_runtime_bytes);
 }
 
 double memory_per_device(const Plan& p, const Device& d, int tp) {
@@ -75,22 +79,25 @@ void add_speed(const Plan& p, const Device& d, DevicePlan& out) {
     const double step = decode_step_seconds(p, d, tp, seqs, ctx);
     const std::string roofline =
         "step_s = max((weight_bytes_read + seqs × kv_bytes_per_token × ctx) / (bw_eff × "
-        "bandwidth × tp), seqs × (2 × active_matmul_params + attn_flops × ctx) / (compute_eff × "
-        "peak × tp)); MoE weight_bytes_read = dense + experts × (1 − (1 − k/E)^seqs)";
-    out.tpot_ms = {step * 1000.0, "tpot_ms = 1000 × step_s at ctx (every sequence at full "
-                                  "context: the worst case) [" + roofline + "]"};
+        "bandwidth × tp'), seqs × (2 × active_matmul_params + attn_flops × ctx) / (compute_eff × "
+        "peak × tp')); tp' = tp × tp_eff (1 for one device); MoE weight_bytes_read = dense + "
+        "experts × (1 − (1 − k/E)^seqs)";
+    out.tpot_ms = {step * 1000.0,
+                   "tpot_ms = 1000 × step_s at ctx (every sequence at full "
+                   "context: the worst case) [" +
+                       roofline + "]"};
     out.decode_tps_per_seq = {1.0 / step, "decode_tps_per_seq = 1 / step_s"};
     out.aggregate_tps = {seqs / step, "aggregate_tps = seqs / step_s"};
-    const double peak = peak_ops(p, d) * compute_efficiency(p, d) * tp;
+    const double peak = peak_ops(p, d) * compute_efficiency(p, d) * parallel_devices(p, tp);
     const double ubatch = double(std::min(p.request.ubatch, p.request.ctx));
     const double chunk_compute = ubatch * 2.0 * p.matmul_active_params / peak;
-    const double chunk_memory =
-        p.weights.total / (bandwidth_efficiency(p, d) * d.bandwidth_gbs * 1e9 * tp);
+    const double chunk_memory = p.weights.total / (bandwidth_efficiency(p, d) * d.bandwidth_gbs *
+                                                   1e9 * parallel_devices(p, tp));
     out.prefill_tps = {ubatch / std::max(chunk_compute, chunk_memory),
                        "prefill_tps = ubatch / max(ubatch × 2 × active_matmul_params / "
-                       "(compute_eff × peak × tp), weight_bytes / (bw_eff × bandwidth × tp))"};
+                       "(compute_eff × peak × tp'), weight_bytes / (bw_eff × bandwidth × tp'))"};
     out.speed_factor = "within ×" + std::to_string(int(d.is_cpu ? p.assumptions.cpu_speed_factor
-                                                               : p.assumptions.gpu_speed_factor));
+                                                                : p.assumptions.gpu_speed_factor));
     out.speed_factor += d.is_cpu ? " (checked against citadel bench on cpu-2vcpu by tests/plan)"
                                  : " (assumed; not measured here)";
 }
@@ -121,12 +128,12 @@ void add_capacity(const Plan& p, const Device& d, DevicePlan& out) {
                     "max_seqs = floor((usable_memory × tp − weight_bytes − tp × (activation + "
                     "runtime)) / (kv_bytes_per_token × ctx))"};
     const double users = users_meeting(p, d, tp, out.max_seqs.value);
-    out.users_at_target = {users, "users = largest n ≤ max_seqs with step_s(n, ctx) ≤ "
-                                  "target_tpot_ms / 1000"};
+    out.users_at_target = {users,
+                           "users = largest n ≤ max_seqs with step_s(n, ctx) ≤ "
+                           "target_tpot_ms / 1000"};
     if (p.request.target_tps > 0) {
-        const double tps = users > 0 ? users / decode_step_seconds(p, d, tp, users,
-                                                                   double(p.request.ctx))
-                                     : 0;
+        const double tps =
+            users > 0 ? users / decode_step_seconds(p, d, tp, users, double(p.request.ctx)) : 0;
         out.replicas_for_target_tps = {
             tps > 0 ? std::ceil(p.request.target_tps / tps) : -1,
             "replicas = ceil(target_tps / (users / step_s(users))) (-1: no concurrency meets "
@@ -139,14 +146,15 @@ void add_cost(const Plan& p, const Device& d, DevicePlan& out) {
     const double tp = out.tensor_parallel;
     out.rent_usd_month = {d.rental_usd_hour * tp * as.hours_per_month,
                           "rent_month = rental_usd_hour × tp × hours_per_month"};
-    out.buy_usd_month = {d.purchase_usd * tp / as.amortisation_months +
-                             d.power_watts * tp / 1000.0 * as.hours_per_month *
-                                 as.power_usd_per_kwh,
-                         "buy_month = purchase_usd × tp / amortisation_months + power_kW × tp × "
-                         "hours_per_month × power_usd_per_kwh"};
+    out.buy_usd_month = {
+        d.purchase_usd * tp / as.amortisation_months +
+            d.power_watts * tp / 1000.0 * as.hours_per_month * as.power_usd_per_kwh,
+        "buy_month = purchase_usd × tp / amortisation_months + power_kW × tp × "
+        "hours_per_month × power_usd_per_kwh"};
     const double mtok_month = out.aggregate_tps.value * 3600.0 * as.hours_per_month / 1e6;
-    const char* per_mtok = "usd_per_mtok = month_cost / (aggregate_tps × 3600 × "
-                           "hours_per_month / 1e6) [fully busy]";
+    const char* per_mtok =
+        "usd_per_mtok = month_cost / (aggregate_tps × 3600 × "
+        "hours_per_month / 1e6) [fully busy]";
     out.rent_usd_per_mtok = {out.rent_usd_month.value / mtok_month, per_mtok};
     out.buy_usd_per_mtok = {out.buy_usd_month.value / mtok_month, per_mtok};
 }
@@ -155,16 +163,16 @@ void add_cost(const Plan& p, const Device& d, DevicePlan& out) {
 
 double decode_step_seconds(const Plan& p, const Device& d, int tp, double n, double context) {
     const Arch& a = p.arch;
-    const double routed_share = a.is_moe() ? p.weights.routed_experts * double(a.n_expert_used) /
-                                                 double(a.n_expert)
-                                           : 0.0;
-    const double weight_read = p.weights.per_token_read - routed_share +
-                               expert_bytes_touched(p, std::max(1.0, n));
+    const double routed_share =
+        a.is_moe() ? p.weights.routed_experts * double(a.n_expert_used) / double(a.n_expert) : 0.0;
+    const double weight_read =
+        p.weights.per_token_read - routed_share + expert_bytes_touched(p, std::max(1.0, n));
     const double bytes = weight_read + n * p.memory.kv_per_token.value * context;
     const double flops =
         n * (2.0 * p.matmul_active_params + attention_flops_per_position(a) * context);
-    const double memory_s = bytes / (bandwidth_efficiency(p, d) * d.bandwidth_gbs * 1e9 * tp);
-    const double compute_s = flops / (compute_efficiency(p, d) * peak_ops(p, d) * tp);
+    const double devices = parallel_devices(p, tp);
+    const double memory_s = bytes / (bandwidth_efficiency(p, d) * d.bandwidth_gbs * 1e9 * devices);
+    const double compute_s = flops / (compute_efficiency(p, d) * peak_ops(p, d) * devices);
     return std::max(memory_s, compute_s);
 }
 

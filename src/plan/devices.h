@@ -11,13 +11,13 @@ struct Device {
     const char* key;   // what the user types: "h100"
     const char* name;  // "NVIDIA H100 SXM 80GB"
     bool is_cpu = false;
-    double memory_gb = 0;        // usable by the model (GB = 1e9 bytes)
-    double bandwidth_gbs = 0;    // peak memory bandwidth, GB/s
-    double fp16_tflops = 0;      // dense (no sparsity) FP16 tensor / FMA peak
-    double int8_tops = 0;        // dense INT8 peak
-    double purchase_usd = 0;     // one device (GPU card, or the whole CPU server)
-    double rental_usd_hour = 0;  // one device, on-demand cloud
-    double power_watts = 0;      // board power (GPU) or server power (CPU)
+    double memory_gb = 0;         // usable by the model (GB = 1e9 bytes)
+    double bandwidth_gbs = 0;     // peak memory bandwidth, GB/s
+    double fp16_tflops = 0;       // dense (no sparsity) FP16 tensor / FMA peak
+    double int8_tops = 0;         // dense INT8 peak
+    double purchase_usd = 0;      // one device (GPU card, or the whole CPU server)
+    double rental_usd_hour = 0;   // one device, on-demand cloud
+    double power_watts = 0;       // board power (GPU) or server power (CPU)
     int max_tensor_parallel = 8;  // GPUs one server holds (CPU servers: 1)
 };
 

@@ -28,8 +28,8 @@ int64_t ffn_width(const Arch& a) {
 
 Figure activation_bytes(const Arch& a, int64_t ubatch, int64_t seqs) {
     const double q_dim = double(a.n_head * a.head_dim);
-    const double kv_dim = a.is_mla() ? double(a.kv_lora_rank + a.qk_rope_head_dim)
-                                     : double(a.n_head_kv * a.head_dim);
+    const double kv_dim =
+        a.is_mla() ? double(a.kv_lora_rank + a.qk_rope_head_dim) : double(a.n_head_kv * a.head_dim);
     const double v_dim = a.is_mla() ? 0 : double(a.n_head_kv * a.value_dim());
     const double attn_dim = double(a.n_head * a.value_dim());
     const double per_token =
@@ -48,8 +48,10 @@ MemoryPlan memory_plan(const Plan& p, double kv_bytes) {
     m.kv_total = {m.kv_per_token.value * double(r.ctx) * double(r.seqs),
                   "kv_bytes = kv_bytes_per_token × ctx × seqs"};
     m.activation = activation_bytes(p.arch, std::min(r.ubatch, r.ctx), r.seqs);
-    m.runtime = {p.assumptions.cpu_runtime_bytes,
-                 "runtime_bytes = cpu_runtime_bytes (CPU process; per GPU: gpu_runtime_bytes)"};
+    m.runtime = {p.assumptions.cpu_runtime_bytes +
+                     p.assumptions.tokenizer_bytes_per_token * double(p.arch.n_vocab),
+                 "runtime_bytes = cpu_runtime_bytes + tokenizer_bytes_per_token × vocab (CPU "
+                 "process; per GPU: gpu_runtime_bytes)"};
     m.total = {m.weights.value + m.kv_total.value + m.activation.value + m.runtime.value,
                "total = weight_bytes + kv_bytes + activation_bytes + runtime_bytes"};
     return m;

@@ -19,8 +19,10 @@ Status check_request(const PlanRequest& r) {
     CITADEL_TRY(range("--ubatch", double(r.ubatch), 1, 1 << 20));
     CITADEL_TRY(range("--target-tpot-ms", r.target_tpot_ms, 0.001, 1e7));
     CITADEL_TRY(range("--target-tps", r.target_tps, 0, 1e12));
-    if (r.model.empty()) return Status::error("no model: give -m FILE.gguf, --config FILE or "
-                                              "--preset NAME");
+    if (r.model.empty())
+        return Status::error(
+            "no model: give -m FILE.gguf, --config FILE or "
+            "--preset NAME");
     if (!r.device.empty() && !find_device(r.device)) {
         return Status::error("unknown device '" + r.device + "'; devices: " + device_keys());
     }
@@ -30,10 +32,9 @@ Status check_request(const PlanRequest& r) {
 void add_params(const ModelSource& s, Plan& p) {
     const ParamCounts c = count_params(s.tensors);
     p.params = {c.total, "params = Σ tensor elements (shapes from the architecture)"};
-    p.active_params = {c.active, p.arch.is_moe()
-                                     ? "active_params = Σ elements, routed experts × "
-                                       "experts_per_token / experts"
-                                     : "active_params = params (dense)"};
+    p.active_params = {c.active, p.arch.is_moe() ? "active_params = Σ elements, routed experts × "
+                                                   "experts_per_token / experts"
+                                                 : "active_params = params (dense)"};
     p.matmul_active_params = c.matmul_active;
 }
 
@@ -57,12 +58,15 @@ Result<Plan> make_plan(const PlanRequest& request, const Assumptions& assumption
     CITADEL_TRY(check_request(request));
     Result<double> kv_bytes = kv_type_bytes(request.kv_type);
     if (!kv_bytes) return kv_bytes.status();
-    Result<ModelSource> source = request.source == "gguf"          ? source_from_gguf(request.model)
-                                 : request.source == "config.json" ? source_from_config(request.model)
-                                 : request.source == "preset"      ? source_from_preset(request.model)
-                                                                   : open_source(request.model);
+    Result<ModelSource> source = request.source == "gguf" ? source_from_gguf(request.model)
+                                 : request.source == "config.json"
+                                     ? source_from_config(request.model)
+                                 : request.source == "preset" ? source_from_preset(request.model)
+                                                              : open_source(request.model);
     if (!source) return source.status();
-    Plan p{.request = request, .assumptions = assumptions, .arch = source->arch,
+    Plan p{.request = request,
+           .assumptions = assumptions,
+           .arch = source->arch,
            .source_kind = source->kind};
     add_params(*source, p);
     CITADEL_TRY(add_weights(*source, p));
@@ -77,12 +81,16 @@ Result<Plan> make_plan(const PlanRequest& request, const Assumptions& assumption
 
 Result<ReplicaResources> replica_resources(const std::string& model, const std::string& quant,
                                            int ctx, int seqs, const std::string& gpu) {
-    PlanRequest r{.model = model, .quant = quant, .ctx = ctx, .seqs = seqs,
+    PlanRequest r{.model = model,
+                  .quant = quant,
+                  .ctx = ctx,
+                  .seqs = seqs,
                   .device = gpu.empty() ? "cpu-2s-64c" : gpu};
     const Device* device = find_device(r.device);
     if (!gpu.empty() && device && device->is_cpu) {
-        return Status::error("'" + gpu + "' is a CPU server, not a GPU; leave the GPU empty "
-                                         "for a CPU replica");
+        return Status::error("'" + gpu +
+                             "' is a CPU server, not a GPU; leave the GPU empty "
+                             "for a CPU replica");
     }
     Result<Plan> plan = make_plan(r);
     if (!plan) return plan.status();

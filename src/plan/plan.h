@@ -28,14 +28,22 @@ struct Figure {
 struct Assumptions {
     double gpu_bandwidth_efficiency = 0.70;  // share of peak HBM bandwidth decode kernels reach
     double gpu_compute_efficiency = 0.50;    // share of dense FP16 peak prefill GEMMs reach
-    double cpu_bandwidth_efficiency = 0.60;  // share of peak DRAM bandwidth
-    double cpu_compute_efficiency = 0.25;    // share of the FMA / VNNI peak
-    double gpu_memory_utilisation = 0.90;    // of a GPU's memory (as vLLM's default)
-    double cpu_memory_utilisation = 0.90;    // of a server's memory (the OS keeps the rest)
+    // share of the measured read bandwidth: decode on the 2-vCPU class reaches 68-93 % of
+    // 35.2 GB/s with llama.cpp and 95-108 % with Citadel (bench/RESULTS.md)
+    double cpu_bandwidth_efficiency = 0.80;
+    double cpu_compute_efficiency = 0.25;  // share of the FMA / VNNI peak
+    // share of tp × one device's bandwidth and compute that tensor parallelism delivers
+    // (the all-reduces after attention and FFN of every layer cost the rest)
+    double tensor_parallel_efficiency = 0.80;
+    double gpu_memory_utilisation = 0.90;        // of a GPU's memory (as vLLM's default)
+    double cpu_memory_utilisation = 0.90;        // of a server's memory (the OS keeps the rest)
     double gpu_runtime_bytes = 1.0 * (1 << 30);  // per GPU: CUDA context, cuBLAS workspace
-    // Per CPU process: code, libraries, tokenizer tables, thread stacks, allocator slack
-    // (the resident size of `citadel bench run` on a 1 MB model is about this).
-    double cpu_runtime_bytes = 48.0 * (1 << 20);
+    // Per CPU process: code, libraries, thread stacks, allocator (measured: the peak RSS of
+    // `citadel bench run` on 0.3-2 MB models with 512-token vocabularies, less their weights
+    // and buffers, is 9.5-10 MiB), plus the tokenizer's tables per vocabulary entry (token
+    // text, ids, merge ranks: 160 B, measured with the 32,000-token llama-2-tiny-random).
+    double cpu_runtime_bytes = 10.0 * (1 << 20);
+    double tokenizer_bytes_per_token = 160;
     double host_runtime_bytes = 2.0 * (1 << 30);  // host memory of a GPU-serving process
     double memory_limit_headroom = 1.25;          // limit = request × this
     double power_usd_per_kwh = 0.15;
@@ -48,7 +56,7 @@ struct Assumptions {
 struct PlanRequest {
     std::string model;   // GGUF path, config.json path or preset name
     std::string source;  // "gguf", "config.json", "preset"; "" = by the name (open_source)
-    std::string quant;  // "" = as the GGUF file is
+    std::string quant;   // "" = as the GGUF file is
     int64_t ctx = 8192;
     int64_t seqs = 16;
     std::string kv_type = "f16";

@@ -146,12 +146,12 @@ Result<Arch> arch_from_config(const nlohmann::json& j, const std::string& where)
     a.name = j.value("_name_or_path", std::string());
     a.n_layer = *layers, a.n_embd = *hidden, a.n_head = *heads, a.n_ff = *ff, a.n_vocab = *vocab;
     a.n_head_kv = get_int(j, {"num_key_value_heads", "multi_query_group_num"}).value_or(a.n_head);
-    a.head_dim = get_int(j, {"head_dim", "kv_channels"}).value_or(a.n_head ? a.n_embd / a.n_head
-                                                                            : 0);
+    a.head_dim =
+        get_int(j, {"head_dim", "kv_channels"}).value_or(a.n_head ? a.n_embd / a.n_head : 0);
     a.n_ctx_train = get_int(j, {"max_position_embeddings", "seq_length"}).value_or(0);
     a.tied_embeddings = j.value("tie_word_embeddings", false);
-    a.qkv_bias = a.family == "qwen2" || j.value("attention_bias", false) ||
-                 j.value("add_qkv_bias", false);
+    a.qkv_bias =
+        a.family == "qwen2" || j.value("attention_bias", false) || j.value("add_qkv_bias", false);
     a.qk_norm = a.family == "qwen3" || a.family == "qwen3moe";
     read_config_moe(j, a);
     if (std::string why = validate(a); !why.empty()) return Status::error(where + ": " + why);

@@ -14,8 +14,7 @@ struct Tally {
     std::map<std::string, int> types;
 };
 
-void add_tensor(Tally& t, const WeightTensor& tensor, DType type, double bytes,
-                int64_t n_vocab) {
+void add_tensor(Tally& t, const WeightTensor& tensor, DType type, double bytes, int64_t n_vocab) {
     t.w.total += bytes;
     t.params += double(tensor.n_elements());
     ++t.types[dtype_name(type)];
@@ -65,7 +64,8 @@ Result<WeightBytes> weight_bytes(const ModelSource& s, const std::string& quant)
     const Arch& a = s.arch;
     if (quant.empty() || quant == "file") {
         if (s.kind != "gguf") {
-            return Status::error("--quant is needed for a " + s.kind + " (the file's own types "
+            return Status::error("--quant is needed for a " + s.kind +
+                                 " (the file's own types "
                                  "exist only for a GGUF file)");
         }
         for (size_t i = 0; i < s.tensors.size(); ++i) {

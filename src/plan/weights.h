@@ -12,13 +12,13 @@
 namespace citadel::plan {
 
 struct WeightBytes {
-    std::string quant;         // "q4_k_m", or the file's mix ("as file")
-    double total = 0;          // bytes of every tensor
-    double routed_experts = 0;  // bytes of the routed-expert tensors (MoE), part of total
-    double lookup_table = 0;   // bytes of an untied token embedding, part of total
-    double per_token_read = 0;  // bytes one decode token reads: dense + used experts + 1 row
+    std::string quant;           // "q4_k_m", or the file's mix ("as file")
+    double total = 0;            // bytes of every tensor
+    double routed_experts = 0;   // bytes of the routed-expert tensors (MoE), part of total
+    double lookup_table = 0;     // bytes of an untied token embedding, part of total
+    double per_token_read = 0;   // bytes one decode token reads: dense + used experts + 1 row
     double bits_per_weight = 0;  // 8 × total / parameters
-    std::string types;          // "q4_K 168, q6_K 29, f32 121" (tensors per type)
+    std::string types;           // "q4_K 168, q6_K 29, f32 121" (tensors per type)
     std::string formula;
 };
 

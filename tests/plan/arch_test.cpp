@@ -22,15 +22,15 @@ double params(const std::string& preset) {
 
 TEST(PlanKvBytes, PinnedToHandComputedValuesForRealArchitectures) {
     // 2 (K and V) × layers × kv_heads × head_dim × 2 bytes (f16)
-    EXPECT_EQ(kv_f16("qwen2.5-7b"), 57344);      // 2 × 28 × 4 × 128 × 2
-    EXPECT_EQ(kv_f16("llama-3.1-8b"), 131072);   // 2 × 32 × 8 × 128 × 2
-    EXPECT_EQ(kv_f16("qwen2.5-72b"), 327680);    // 2 × 80 × 8 × 128 × 2
-    EXPECT_EQ(kv_f16("mistral-7b"), 131072);     // 2 × 32 × 8 × 128 × 2
-    EXPECT_EQ(kv_f16("qwen3-8b"), 147456);       // 2 × 36 × 8 × 128 × 2
-    EXPECT_EQ(kv_f16("glm-4-9b"), 40960);        // 2 × 40 × 2 × 128 × 2
-    EXPECT_EQ(kv_f16("yi-34b"), 245760);         // 2 × 60 × 8 × 128 × 2
-    EXPECT_EQ(kv_f16("qwen2.5-0.5b"), 12288);    // 2 × 24 × 2 × 64 × 2
-    EXPECT_EQ(kv_f16("qwen3-30b-a3b"), 98304);   // 2 × 48 × 4 × 128 × 2 (MoE: attention only)
+    EXPECT_EQ(kv_f16("qwen2.5-7b"), 57344);     // 2 × 28 × 4 × 128 × 2
+    EXPECT_EQ(kv_f16("llama-3.1-8b"), 131072);  // 2 × 32 × 8 × 128 × 2
+    EXPECT_EQ(kv_f16("qwen2.5-72b"), 327680);   // 2 × 80 × 8 × 128 × 2
+    EXPECT_EQ(kv_f16("mistral-7b"), 131072);    // 2 × 32 × 8 × 128 × 2
+    EXPECT_EQ(kv_f16("qwen3-8b"), 147456);      // 2 × 36 × 8 × 128 × 2
+    EXPECT_EQ(kv_f16("glm-4-9b"), 40960);       // 2 × 40 × 2 × 128 × 2
+    EXPECT_EQ(kv_f16("yi-34b"), 245760);        // 2 × 60 × 8 × 128 × 2
+    EXPECT_EQ(kv_f16("qwen2.5-0.5b"), 12288);   // 2 × 24 × 2 × 64 × 2
+    EXPECT_EQ(kv_f16("qwen3-30b-a3b"), 98304);  // 2 × 48 × 4 × 128 × 2 (MoE: attention only)
     // MLA caches the latent, not per-head K and V: 61 × (512 + 64) × 2
     EXPECT_EQ(kv_f16("deepseek-v3"), 70272);
 }
@@ -77,7 +77,7 @@ TEST(PlanParams, DeepSeekV3TotalAndActive) {
     // 671 B published (the 14 B multi-token-prediction module is not part of inference)
     EXPECT_NEAR(c.total / 1e9, 671.0, 1.0);
     EXPECT_NEAR(c.active / 1e9, 37.5, 1.0);  // "37 B activated per token"
-    EXPECT_LT(c.matmul_active, c.active);   // the untied embedding is only looked up
+    EXPECT_LT(c.matmul_active, c.active);    // the untied embedding is only looked up
 }
 
 TEST(PlanArch, ValidateNamesTheBadField) {
