@@ -11,7 +11,7 @@ Status check_request(const PlanRequest& r) {
     auto range = [](const char* what, double v, double lo, double hi) {
         if (std::isfinite(v) && v >= lo && v <= hi) return ok_status();
         char buf[160];
-        std::snprintf(buf, sizeof buf, "%s is %g; expected %g..%g", what, v, lo, hi);
+        std::snprintf(buf, sizeof buf, "%s is %.15g; expected %.15g..%.15g", what, v, lo, hi);
         return Status::error(buf);
     };
     CITADEL_TRY(range("--ctx", double(r.ctx), 1, double(int64_t(1) << 24)));

@@ -159,6 +159,10 @@ Result<Arch> arch_from_config(const nlohmann::json& j, const std::string& where)
 }
 
 Result<std::string> read_text(const std::string& path) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+        return Status::error(path + " is a directory, not a config.json file");
+    }
     std::ifstream in(path, std::ios::binary);
     if (!in) return Status::error("cannot open " + path);
     std::stringstream ss;
