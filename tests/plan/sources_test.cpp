@@ -1,7 +1,10 @@
 // Reading architectures from config.json text and GGUF files, and weight bytes per quant.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "gguf/gguf.h"
+#include "gguf/gguf_test_util.h"
 #include "plan/estimate.h"
 #include "plan/sources.h"
 #include "test_paths.h"
@@ -119,6 +122,82 @@ TEST(PlanWeights, BitsPerWeightFollowTheBlockLayouts) {
     EXPECT_LT(q4km, 5.1);
     EXPECT_FALSE(weight_bytes(*s, "q4_k_xl").ok());
     EXPECT_FALSE(weight_bytes(*s, "").ok());  // a preset has no file types
+}
+
+}  // namespace
+}  // namespace citadel::plan
+
+namespace citadel::plan {
+namespace {
+
+// A small DeepSeek-V3-shaped GGUF (MoE + MLA) written with the project's writer, read back.
+TEST(PlanGguf, ReadsMoeAndMlaMetadata) {
+    const Arch want{.name = "tiny-deepseek",
+                    .family = "deepseek2",
+                    .n_layer = 3,
+                    .n_embd = 64,
+                    .n_head = 4,
+                    .n_head_kv = 4,
+                    .head_dim = 24,
+                    .head_dim_v = 16,
+                    .n_ff = 96,
+                    .n_vocab = 100,
+                    .n_ctx_train = 4096,
+                    .n_expert = 8,
+                    .n_expert_used = 2,
+                    .n_expert_shared = 1,
+                    .n_ff_expert = 32,
+                    .n_dense_first = 1,
+                    .q_lora_rank = 48,
+                    .kv_lora_rank = 32,
+                    .qk_rope_head_dim = 8,
+                    .qk_nope_head_dim = 16,
+                    .v_head_dim = 16};
+    gguf::Writer w;
+    using gguf::Value;
+    const std::string p = "deepseek2.";
+    w.set("general.architecture", Value::string("deepseek2"));
+    w.set("general.name", Value::string(want.name));
+    for (const auto& [key, v] :
+         std::vector<std::pair<std::string, int64_t>>{{"block_count", 3},
+                                                      {"embedding_length", 64},
+                                                      {"feed_forward_length", 96},
+                                                      {"context_length", 4096},
+                                                      {"attention.head_count", 4},
+                                                      {"attention.head_count_kv", 4},
+                                                      {"attention.key_length", 24},
+                                                      {"attention.value_length", 16},
+                                                      {"attention.kv_lora_rank", 32},
+                                                      {"attention.q_lora_rank", 48},
+                                                      {"rope.dimension_count", 8},
+                                                      {"expert_count", 8},
+                                                      {"expert_used_count", 2},
+                                                      {"expert_shared_count", 1},
+                                                      {"expert_feed_forward_length", 32},
+                                                      {"leading_dense_block_count", 1}}) {
+        w.set(p + key, Value::u32(uint32_t(v)));
+    }
+    for (const WeightTensor& t : weight_tensors(want)) {
+        w.add_tensor(t.name, t.dims, DType::F32,
+                     [](uint8_t* dst, size_t n) { std::fill(dst, dst + n, uint8_t(0)); });
+    }
+    gguf::testing::TempDir dir;
+    ASSERT_TRUE(w.write(dir.file("ds.gguf")).ok());
+    Result<ModelSource> s = source_from_gguf(dir.file("ds.gguf"));
+    ASSERT_TRUE(s.ok()) << s.error();
+    const Arch& a = s->arch;
+    EXPECT_TRUE(a.is_moe());
+    EXPECT_TRUE(a.is_mla());
+    EXPECT_EQ(a.n_expert_used, 2);
+    EXPECT_EQ(a.n_dense_first, 1);
+    EXPECT_EQ(a.qk_nope_head_dim, 16);
+    EXPECT_FALSE(a.tied_embeddings);
+    EXPECT_EQ(kv_bytes_per_token(a, 2).value, 240);  // 3 × (32 + 8) × 2
+    const ParamCounts from_file = count_params(s->tensors);
+    const ParamCounts from_shape = count_params(weight_tensors(want));
+    EXPECT_EQ(from_file.total, from_shape.total);
+    EXPECT_EQ(from_file.active, from_shape.active);  // experts scaled by 2 / 8 in both
+    EXPECT_LT(from_file.active, from_file.total);
 }
 
 }  // namespace
