@@ -12,12 +12,16 @@ using nlohmann::json;
 
 std::string fmt(const char* format, ...) __attribute__((format(printf, 1, 2)));
 std::string fmt(const char* format, ...) {
-    char buf[512];
-    va_list args;
+    va_list args, again;
     va_start(args, format);
-    std::vsnprintf(buf, sizeof buf, format, args);
+    va_copy(again, args);
+    const int n = std::vsnprintf(nullptr, 0, format, args);  // names from files may be long
     va_end(args);
-    return buf;
+    std::string out(size_t(n > 0 ? n : 0) + 1, '\0');
+    std::vsnprintf(out.data(), out.size(), format, again);
+    va_end(again);
+    out.resize(out.size() - 1);
+    return out;
 }
 
 std::string bytes_text(double b) {
