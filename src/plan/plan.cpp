@@ -52,6 +52,18 @@ Status add_weights(const ModelSource& s, Plan& p) {
     return ok_status();
 }
 
+void add_notes(Plan& p) {
+    const Arch& a = p.arch;
+    if (a.n_ctx_train > 0 && p.request.ctx > a.n_ctx_train) {
+        p.notes.push_back("--ctx " + std::to_string(p.request.ctx) + " exceeds the model's " +
+                          "trained context of " + std::to_string(a.n_ctx_train) + " tokens");
+    }
+    if (a.family != "llama" && a.family != "qwen2" && a.family != "qwen3") {
+        p.notes.push_back("Citadel's engine runs llama, qwen2 and qwen3 models; " + a.family +
+                          " is planned here for other engines");
+    }
+}
+
 }  // namespace
 
 Result<Plan> make_plan(const PlanRequest& request, const Assumptions& assumptions) {
@@ -71,6 +83,7 @@ Result<Plan> make_plan(const PlanRequest& request, const Assumptions& assumption
     add_params(*source, p);
     CITADEL_TRY(add_weights(*source, p));
     p.memory = memory_plan(p, *kv_bytes);
+    add_notes(p);
     for (const Device& d : devices()) {
         if (request.device.empty() || find_device(request.device) == &d) {
             p.devices.push_back(device_plan(p, d));

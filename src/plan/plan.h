@@ -93,6 +93,7 @@ struct Plan {
     WeightBytes weights;  // of the chosen quantization
     MemoryPlan memory;    // one replica on one CPU device (no tensor parallelism)
     std::vector<DevicePlan> devices;
+    std::vector<std::string> notes;  // e.g. a context beyond the trained one
 };
 
 // Validates the request (ctx, seqs, targets, names) and computes the plan.

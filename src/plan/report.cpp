@@ -293,13 +293,16 @@ json plan_json(const Plan& p) {
                 {"total_bytes", figure(m.total)}}},
               {"devices", json::array()},
               {"assumptions", assumptions_json(p.assumptions)}};
+    j["notes"] = p.notes;
     for (const WeightBytes& w : p.by_quant) j["weights_by_quant"].push_back(weights_json(w));
     for (const DevicePlan& d : p.devices) j["devices"].push_back(device_json(d));
     return j;
 }
 
 std::string plan_table(const Plan& p) {
-    return arch_line(p) + weights_section(p) + memory_section(p) + devices_section(p) +
+    std::string notes;
+    for (const std::string& n : p.notes) notes += "note: " + n + "\n";
+    return arch_line(p) + notes + weights_section(p) + memory_section(p) + devices_section(p) +
            assumptions_section(p);
 }
 

@@ -112,6 +112,16 @@ TEST(PlanCapacity, UsersAtTargetMeetTheTarget) {
     EXPECT_GT(on(p, "h100").users_at_target.value, 16);
 }
 
+TEST(PlanNotes, ContextBeyondTrainingAndEnginesCitadelLacks) {
+    const Plan yi = must_plan({.model = "yi-34b", .quant = "q4_k_m", .ctx = 8192, .seqs = 1});
+    ASSERT_EQ(yi.notes.size(), 1u);
+    EXPECT_NE(yi.notes[0].find("trained context of 4096"), std::string::npos);
+    const Plan ds = must_plan({.model = "deepseek-v3", .quant = "q4_k_m", .ctx = 4096, .seqs = 1});
+    ASSERT_EQ(ds.notes.size(), 1u);
+    EXPECT_NE(ds.notes[0].find("deepseek2"), std::string::npos);
+    EXPECT_TRUE(must_plan({.model = "qwen2.5-7b", .quant = "q4_k_m"}).notes.empty());
+}
+
 TEST(PlanCost, RentAndPurchaseFormulas) {
     const Plan p = must_plan({.model = "qwen2.5-72b", .quant = "f16", .ctx = 32768, .seqs = 8});
     const DevicePlan& d = on(p, "h100");
