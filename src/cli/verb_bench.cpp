@@ -1,4 +1,5 @@
 // citadel bench run: prompt-processing and generation speed, as llama-bench's pp / tg tests.
+#include <sys/resource.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -86,6 +87,13 @@ Status measure(const Model& m, ForwardState& st, const BenchArgs& a, Stats& pp, 
     return ok_status();
 }
 
+// The process's peak resident set (weights it touched, KV cache, buffers, the runtime).
+uint64_t peak_rss_bytes() {
+    struct rusage usage {};
+    if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
+    return uint64_t(usage.ru_maxrss) * 1024;  // Linux reports KiB
+}
+
 int64_t parameter_count(const Model& m) {
     int64_t n = 0;
     for (const gguf::TensorInfo& t : m.file->tensors()) n += t.n_elements();
@@ -137,6 +145,8 @@ int run(const BenchArgs& a) {
                           {"isa", isa_name(kernels().isa)},
                           {"threads", st.pool.size()},
                           {"reps", a.reps},
+                          {"n_ctx", n_ctx},
+                          {"peak_rss_bytes", peak_rss_bytes()},
                           {"results", results}};
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
