@@ -66,7 +66,8 @@ std::string literal_block(const std::string& s, int indent) {
         size_t end = body.find('\n', start);
         if (end == std::string::npos) end = body.size();
         const std::string line = body.substr(start, end - start);
-        out += "\n" + (line.empty() ? "" : pad + line);
+        out += '\n';
+        if (!line.empty()) out.append(pad).append(line);
         start = end + 1;
     }
     return out;
@@ -102,7 +103,7 @@ void emit_mapping(const Json& map, int indent, bool first_on_line, std::string& 
         first = false;
         out += key_text(k) + ":";
         if (is_inline(v)) {
-            out += " " + scalar_at(v, indent + 2) + "\n";
+            out.append(" ").append(scalar_at(v, indent + 2)).append("\n");
         } else if (v.is_object()) {
             out += "\n";
             emit_mapping(v, indent + 2, false, out);
@@ -117,7 +118,7 @@ void emit_sequence(const Json& seq, int indent, std::string& out) {
     for (const Json& item : seq) {
         out += std::string(size_t(indent), ' ') + "-";
         if (is_inline(item)) {
-            out += " " + scalar_at(item, indent + 2) + "\n";
+            out.append(" ").append(scalar_at(item, indent + 2)).append("\n");
         } else if (item.is_object()) {
             out += " ";
             emit_mapping(item, indent + 2, true, out);

@@ -54,8 +54,8 @@ TEST(DeployYaml, NestedLayoutIsKubectlLike) {
          {{"containers", Json::array({{{"name", "c"}, {"args", Json::array({"a", "b"})}}})},
           {"empty", Json::object()},
           {"none", Json::array()},
-          {"n", 3},
-          {"b", false}}}};
+          {"count", 3},
+          {"flag", false}}}};
     EXPECT_EQ(to_yaml(doc),
               "spec:\n"
               "  containers:\n"
@@ -65,11 +65,11 @@ TEST(DeployYaml, NestedLayoutIsKubectlLike) {
               "        - b\n"
               "  empty: {}\n"
               "  none: []\n"
-              "  n: 3\n"
-              "  b: false\n");
+              "  count: 3\n"
+              "  flag: false\n");
     const YAML::Node back = YAML::Load(to_yaml(doc));
     EXPECT_EQ(back["spec"]["containers"][0]["args"][1].as<std::string>(), "b");
-    EXPECT_EQ(back["spec"]["n"].as<int>(), 3);
+    EXPECT_EQ(back["spec"]["count"].as<int>(), 3);
 }
 
 TEST(DeployYaml, KeysNeedingQuotesAreQuoted) {
