@@ -45,6 +45,10 @@ Result<ModelFile> parse_model(const std::string& arg) {
     const std::filesystem::path p(path);
     if (path.empty() || p.filename().empty())
         return Status::error("--model '" + arg + "': expected NAME=FILE.gguf or FILE.gguf");
+    for (char c : arg) {
+        if ((unsigned char)c < 0x20 || c == 0x7f)
+            return Status::error("--model: the argument holds a control character");
+    }
     ModelFile m{.ref = {.name = eq == std::string::npos ? p.stem().string() : arg.substr(0, eq),
                         .file_name = p.filename().string()},
                 .path = path};
@@ -190,7 +194,8 @@ void add_options(CLI::App& c, DeployArgs& a) {
     c.add_option("--replicas", a.replicas, "Replicas (compose, Kubernetes, Helm)")->default_val(1);
     c.add_option("--gpu", a.gpu,
                  "GPU kind per replica, e.g. nvidia-h100 (requests nvidia.com/gpu)");
-    c.add_option("--gpus", a.gpus, "GPUs per replica (default: 1 with --gpu, else 0)");
+    c.add_option("--gpus", a.gpus, "GPUs per replica (default: 1 with --gpu, else 0)")
+        ->check(CLI::Range(0, 16));
     c.add_option("--out", a.out, "Folder to write (created; must be empty unless --force)")
         ->required();
     c.add_flag("--force", a.force, "Overwrite the generated files in a non-empty --out");

@@ -110,6 +110,9 @@ Status validate_resources(const DeploySpec& s) {
                              " is below the request " + k8s_quantity(r.memory_request_bytes));
     if (r.cpu_millis < 100 || r.cpu_millis > 1024 * 1000)
         return Status::error("--cpus: expected 0.1 to 1024 cores, got " + k8s_cpu(r.cpu_millis));
+    if (!r.gpu_name.empty() && !is_model_name(r.gpu_name))
+        return Status::error("--gpu: '" + r.gpu_name +
+                             "' may hold only letters, digits, '-', '_' and '.'");
     if (r.gpus < 0 || r.gpus > 16)
         return Status::error("--gpus: expected 0 to 16, got " + std::to_string(r.gpus));
     return ok_status();

@@ -68,6 +68,9 @@ TEST(DeploySpec, BadFieldsNameTheirFlag) {
     s.image = "bad image";
     expect_error(s, "--image");
     s = good_spec();
+    s.resources.gpu_name = "h100\n# x";
+    expect_error(s, "--gpu");
+    s = good_spec();
     s.binary_path = "citadel";
     expect_error(s, "--systemd-binary");
 }

@@ -306,6 +306,9 @@ describe('citadel deploy', () => {
       [['--target', 'all', '--model', 'bad name=a.gguf', '--out', out], /--model: name 'bad name'/],
       [['--target', 'all', '--model', 'a.gguf', '--name', 'Bad_Name', '--out', out], /--name: 'Bad_Name'/],
       [['--target', 'all', '--model', 'a.gguf', '--egress', '10.0.0.0', '--out', out], /--egress: '10.0.0.0' is not a CIDR/],
+      [['--target', 'all', '--model', 'a.gguf', '--gpu', 'h100 x', '--out', out], /--gpu: 'h100 x'/],
+      [['--target', 'all', '--model', 'q=/tmp/a\nb/q.gguf', '--out', out], /control character/],
+      [['--target', 'all', '--model', 'a.gguf', '--port', '0', '--out', out], /--port: expected 1 to 65535/],
       [['--target', 'all', '--out', out], /--model is required/],
     ];
     for (const [args, want] of cases) {
