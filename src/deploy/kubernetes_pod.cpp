@@ -127,6 +127,8 @@ Json pod_annotations(const DeploySpec& spec) {
             {"prometheus.io/scheme", spec.tls ? "https" : "http"}};
 }
 
+// No `replicas`: the HorizontalPodAutoscaler owns the count (from --replicas up), and a
+// count here would reset it on every `kubectl apply`.
 Json deployment(const DeploySpec& spec) {
     Json pod = {{"automountServiceAccountToken", false},
                 {"terminationGracePeriodSeconds", spec.shutdown_timeout_s + 15},
@@ -138,8 +140,7 @@ Json deployment(const DeploySpec& spec) {
             {"kind", "Deployment"},
             {"metadata", {{"name", spec.name}, {"labels", labels(spec)}}},
             {"spec",
-             {{"replicas", spec.replicas},
-              {"revisionHistoryLimit", 5},
+             {{"revisionHistoryLimit", 5},
               {"selector", {{"matchLabels", selector_labels(spec)}}},
               {"strategy",
                {{"type", "RollingUpdate"},

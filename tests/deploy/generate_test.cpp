@@ -84,7 +84,7 @@ TEST(DeployGenerate, SameSpecSameBytes) {
 TEST(DeployGenerate, DeploymentIsLockedDownAndProbed) {
     const YAML::Node d = load(generate(spec(), kAll), "kubernetes/deployment.yaml");
     const YAML::Node pod = d["spec"]["template"]["spec"];
-    EXPECT_EQ(d["spec"]["replicas"].as<int>(), 2);
+    EXPECT_FALSE(d["spec"]["replicas"]);  // the autoscaler owns the count
     EXPECT_TRUE(pod["securityContext"]["runAsNonRoot"].as<bool>());
     EXPECT_EQ(pod["securityContext"]["seccompProfile"]["type"].as<std::string>(), "RuntimeDefault");
     const YAML::Node c = pod["containers"][0];
@@ -106,6 +106,7 @@ TEST(DeployGenerate, AutoscalerUsesWaitingRequestsAndCpu) {
     EXPECT_EQ(h["spec"]["metrics"][0]["pods"]["metric"]["name"].as<std::string>(),
               "citadel_num_requests_waiting");
     EXPECT_EQ(h["spec"]["metrics"][1]["resource"]["name"].as<std::string>(), "cpu");
+    EXPECT_EQ(h["spec"]["minReplicas"].as<int>(), 2);
     EXPECT_EQ(h["spec"]["maxReplicas"].as<int>(), 6);
     const YAML::Node adapter = load(generate(spec(), kAll), "prometheus/adapter-values.yaml");
     EXPECT_EQ(adapter["rules"]["custom"][0]["name"]["as"].as<std::string>(), "citadel_${1}");

@@ -187,6 +187,8 @@ describe('citadel deploy', () => {
     const hpa = objs['kubernetes/hpa.yaml'];
     assert.equal(hpa.spec.metrics[0].pods.metric.name, 'citadel_num_requests_waiting');
     assert.equal(hpa.spec.maxReplicas, 5);
+    assert.equal(hpa.spec.minReplicas, 2);
+    assert.equal(objs['kubernetes/deployment.yaml'].spec.replicas, undefined, 'the autoscaler owns the replica count');
     assert.equal(objs['kubernetes/secret-tls.yaml'].type, 'kubernetes.io/tls');
     const np = objs['kubernetes/networkpolicy.yaml'];
     assert.deepEqual(np.spec.egress[1].to[0].ipBlock, { cidr: '10.0.0.0/8' });
@@ -211,6 +213,9 @@ describe('citadel deploy', () => {
       assert.ok(kinds.includes('ServiceMonitor') && !kinds.includes('NetworkPolicy') && !kinds.includes('PersistentVolumeClaim'), kinds.join());
       const dep = monitored.find((o) => o.kind === 'Deployment');
       assert.equal(dep.spec.template.spec.volumes[0].persistentVolumeClaim.claimName, 'models');
+      const fixed = yamlDocs(helmRender(path.join(dir, 'helm', name), name, 'autoscaling:\n  enabled: false\n'), 'helm values');
+      assert.ok(!fixed.some((o) => o.kind === 'HorizontalPodAutoscaler'));
+      assert.equal(fixed.find((o) => o.kind === 'Deployment').spec.replicas, 2);
     }
   });
 
