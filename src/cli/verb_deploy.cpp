@@ -209,8 +209,10 @@ void add_options(CLI::App& c, DeployArgs& a) {
     c.add_option("--cpus", a.cpus, "CPU request per replica (2, 1.5, 500m); default: planned");
     c.add_option("--models-volume", a.models_volume,
                  "Size of the models volume (default: the files' total + 10 %)");
-    c.add_option("--min-replicas", a.min_replicas, "Autoscaler minimum (default: --replicas)");
-    c.add_option("--max-replicas", a.max_replicas, "Autoscaler maximum (default: 3 x --replicas)");
+    c.add_option("--min-replicas", a.min_replicas, "Autoscaler minimum (default: --replicas)")
+        ->check(CLI::Range(1, 1000));
+    c.add_option("--max-replicas", a.max_replicas, "Autoscaler maximum (default: 3 x --replicas)")
+        ->check(CLI::Range(1, 1000));
     c.add_option("--hpa-waiting", a.hpa_waiting, "Autoscaler target: waiting requests per pod")
         ->default_val(a.hpa_waiting);
     c.add_option("--hpa-cpu", a.hpa_cpu, "Autoscaler target: CPU utilisation percent")
