@@ -11,6 +11,9 @@ PACKAGES=(
   libboost-dev libboost-system-dev libyaml-cpp-dev libssl-dev wrk
   libsqlite3-dev libre2-dev libhiredis-dev redis-server nginx-light openssl ca-certificates
   prometheus  # promtool: the metrics tests check GET /metrics with it
+  # citadel deploy's tests: yamllint, and Go + Sprig + yaml.v3 to render the Helm chart as
+  # Helm does (tests/deploy/helmrender; Debian 12 has no helm package)
+  yamllint golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
 )
 # The end-to-end tests run on Node.js (20 where the machine has it; Debian's 18 otherwise).
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     add(add_audit);
     add(add_pull);
     add(add_plan);
+    add(add_deploy);
     try {
         app.parse(argc, argv);
     } catch (const CLI::ParseError& e) {

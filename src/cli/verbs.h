@@ -24,5 +24,6 @@ VerbRunner add_keys(CLI::App& app);
 VerbRunner add_audit(CLI::App& app);
 VerbRunner add_pull(CLI::App& app);
 VerbRunner add_plan(CLI::App& app);
+VerbRunner add_deploy(CLI::App& app);
 
 }  // namespace citadel::cli

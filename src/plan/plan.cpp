@@ -130,6 +130,7 @@ Result<ReplicaResources> replica_resources(const std::string& model, const std::
                       "); memory_request = host_runtime_bytes + weight_bytes (weights are "
                       "staged in host memory while loading); cpu_request = 1 per GPU";
     }
+    out.kv_bytes = uint64_t(std::ceil(p.memory.kv_total.value));
     out.memory_limit_bytes =
         uint64_t(std::ceil(double(out.memory_request_bytes) * p.assumptions.memory_limit_headroom));
     out.formula += "; memory_limit = memory_request × memory_limit_headroom";

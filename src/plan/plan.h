@@ -111,6 +111,7 @@ struct ReplicaResources {
     int gpus = 0;
     std::string gpu_name;
     std::string formula;
+    uint64_t kv_bytes = 0;  // the KV cache for ctx × seqs (serve --kv-mem)
 };
 // Resources for one `citadel serve` replica serving `model` (a GGUF path, a config.json path or a
 // preset name) at `quant` ("" = as the GGUF file is), ctx × seqs, on `gpu` ("" = CPU).
