@@ -41,6 +41,7 @@ struct ServeBenchArgs {
     Slo slo;
     double timeout_s = 300;
     bool insecure = false;
+    std::string ca_file;
     bool json = false;
     bool no_progress = false;
     std::string chart;
@@ -84,7 +85,8 @@ Result<Target> make_target(const std::string& label, const std::string& url,
              .api_key = key,
              .ignore_eos = a.ignore_eos,
              .timeout_ms = int(a.timeout_s * 1000),
-             .insecure_tls = a.insecure};
+             .insecure_tls = a.insecure,
+             .ca_file = a.ca_file};
     CITADEL_TRY(check_target(t));
     return t;
 }
@@ -92,8 +94,8 @@ Result<Target> make_target(const std::string& label, const std::string& url,
 Result<std::vector<Prompt>> make_prompts(const ServeBenchArgs& a, size_t point) {
     if (!a.dataset.empty()) {
         int skipped = 0;
-        auto p = load_dataset(a.dataset, a.output_len, a.output_len_given ? a.output_len : 0,
-                              &skipped);
+        auto p =
+            load_dataset(a.dataset, a.output_len, a.output_len_given ? a.output_len : 0, &skipped);
         if (p && skipped > 0 && point == 0)
             std::fprintf(stderr, "citadel: %s: skipped %d conversations without a human turn\n",
                          a.dataset.c_str(), skipped);
@@ -128,8 +130,9 @@ Result<Point> run_point(const ServeBenchArgs& a, const std::vector<Target>& targ
     const bool tty = !a.no_progress && ::isatty(STDERR_FILENO);
     Point point{.shape = shape};
     for (const Target& t : targets) {
-        if (!a.json) std::fprintf(stderr, "%s: %s, %s ...\n", t.label.c_str(),
-                                  t.endpoint.url.c_str(), load_name(shape).c_str());
+        if (!a.json)
+            std::fprintf(stderr, "%s: %s, %s ...\n", t.label.c_str(), t.endpoint.url.c_str(),
+                         load_name(shape).c_str());
         RunResult run = run_load(t, schedule, *prompts,
                                  {.warmup = a.warmup,
                                   .progress = tty,
@@ -147,26 +150,27 @@ nlohmann::json config_json(const ServeBenchArgs& a, const std::vector<Target>& t
     nlohmann::json ts = nlohmann::json::array();
     for (const Target& t : targets)
         ts.push_back({{"label", t.label}, {"url", t.endpoint.url}, {"model", t.model}});
-    return {{"targets", ts},
-            {"endpoint", a.endpoint},
-            {"dataset", a.dataset.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.dataset)},
-            {"input_len", a.input_len},
-            {"input_spread", a.input_spread},
-            {"output_len", a.output_len},
-            {"ignore_eos", a.ignore_eos},
-            {"num_requests", a.num_requests},
-            {"duration_s", a.duration_s},
-            {"warmup", a.warmup},
-            {"seed", a.seed},
-            {"slo", {{"ttft_ms", a.slo.ttft_ms}, {"tpot_ms", a.slo.tpot_ms}, {"e2e_ms", a.slo.e2e_ms}}},
-            {"percentiles", "linear interpolation between closest ranks (numpy default)"}};
+    return {
+        {"targets", ts},
+        {"endpoint", a.endpoint},
+        {"dataset", a.dataset.empty() ? nlohmann::json(nullptr) : nlohmann::json(a.dataset)},
+        {"input_len", a.input_len},
+        {"input_spread", a.input_spread},
+        {"output_len", a.output_len},
+        {"ignore_eos", a.ignore_eos},
+        {"num_requests", a.num_requests},
+        {"duration_s", a.duration_s},
+        {"warmup", a.warmup},
+        {"seed", a.seed},
+        {"slo", {{"ttft_ms", a.slo.ttft_ms}, {"tpot_ms", a.slo.tpot_ms}, {"e2e_ms", a.slo.e2e_ms}}},
+        {"percentiles", "linear interpolation between closest ranks (numpy default)"}};
 }
 
 nlohmann::json point_json(const Point& p, const std::vector<Target>& targets) {
-    nlohmann::json load = p.shape.rate > 0
-                              ? nlohmann::json{{"rate", p.shape.rate},
-                                               {"max_concurrency", p.shape.max_concurrency}}
-                              : nlohmann::json{{"concurrency", p.shape.concurrency}};
+    nlohmann::json load =
+        p.shape.rate > 0
+            ? nlohmann::json{{"rate", p.shape.rate}, {"max_concurrency", p.shape.max_concurrency}}
+            : nlohmann::json{{"concurrency", p.shape.concurrency}};
     nlohmann::json runs = nlohmann::json::array();
     for (size_t i = 0; i < p.reports.size(); ++i) {
         nlohmann::json r = to_json(p.reports[i].second);
@@ -188,9 +192,12 @@ nlohmann::json point_json(const Point& p, const std::vector<Target>& targets) {
     return out;
 }
 
-void print_text(const Point& p) {
-    std::printf("\n=== %s ===\n%s", load_name(p.shape).c_str(),
-                format_table(p.reports).c_str());
+void print_text(const Point& p, const std::vector<Target>& targets) {
+    std::printf("\n=== %s ===\n", load_name(p.shape).c_str());
+    for (const Target& t : targets)
+        std::printf("%s = %s, model %s\n", t.label.c_str(), t.endpoint.url.c_str(),
+                    t.model.c_str());
+    std::printf("%s", format_table(p.reports).c_str());
     for (const auto& [label, r] : p.reports) {
         for (const ErrorCount& e : r.errors)
             std::printf("%s: %lld failed: %s\n", label.c_str(), (long long)e.count,
@@ -199,6 +206,7 @@ void print_text(const Point& p) {
             std::printf("%s: the server sent no usage; output tokens are counted chunks\n",
                         label.c_str());
     }
+    std::fflush(stdout);
 }
 
 Status write_chart(const ServeBenchArgs& a, const std::vector<Point>& points,
@@ -206,7 +214,10 @@ Status write_chart(const ServeBenchArgs& a, const std::vector<Point>& points,
     const std::string m = a.chart_metric;
     ChartSpec spec{.title = "Latency vs throughput",
                    .x_label = "output tokens/s",
-                   .y_label = (m == "e2e" ? "E2E" : m == "ttft" ? "TTFT" : m == "itl" ? "ITL" : "TPOT") +
+                   .y_label = (m == "e2e"    ? "E2E"
+                               : m == "ttft" ? "TTFT"
+                               : m == "itl"  ? "ITL"
+                                             : "TPOT") +
                               std::string(" (ms)")};
     for (size_t t = 0; t < targets.size(); ++t) {
         ChartSeries p50{.name = targets[t].label + " p50", .color = int(t)};
@@ -276,14 +287,15 @@ int run(ServeBenchArgs a) {
     for (size_t i = 0; i < levels->size(); ++i) {
         Result<Point> p = run_point(a, targets, (*levels)[i], i);
         if (!p) return fail(p.error());
-        if (!a.json) print_text(*p);
+        if (!a.json) print_text(*p, targets);
         points.push_back(std::move(*p));
     }
     if (!a.chart.empty()) {
         if (Status s = write_chart(a, points, targets); !s) return fail(s.message());
     }
     if (a.json) {
-        nlohmann::json out = {{"config", config_json(a, targets)}, {"points", nlohmann::json::array()}};
+        nlohmann::json out = {{"config", config_json(a, targets)},
+                              {"points", nlohmann::json::array()}};
         for (const Point& p : points) out["points"].push_back(point_json(p, targets));
         std::printf("%s\n", out.dump(2).c_str());
     }
@@ -292,6 +304,19 @@ int run(ServeBenchArgs a) {
         for (const auto& [label, r] : p.reports) any_completed |= r.completed > 0;
     if (!any_completed) return fail("no request completed");
     return 0;
+}
+
+// CLI11's PositiveNumber prints its range with 300 digits; this says it plainly.
+CLI::Validator positive() {
+    return CLI::Validator(
+        [](std::string& text) -> std::string {
+            char* end = nullptr;
+            const double v = std::strtod(text.c_str(), &end);
+            if (text.empty() || *end != '\0' || !(v > 0) || v > 1e12)
+                return "'" + text + "' is not a positive number";
+            return "";
+        },
+        "POSITIVE");
 }
 
 }  // namespace
@@ -309,16 +334,17 @@ VerbRunner add_bench_serve(CLI::App& bench) {
     c->add_option("-c,--concurrency", a->concurrency, "Closed loop: clients in parallel")
         ->check(CLI::Range(1, 100000));
     c->add_option("--rate", a->rate, "Open loop: Poisson arrivals, requests per second")
-        ->check(CLI::PositiveNumber);
+        ->check(positive());
     c->add_option("--max-concurrency", a->max_concurrency, "Open loop: cap on requests in flight")
         ->check(CLI::Range(1, 100000));
     c->add_option("-n,--num-requests", a->num_requests, "Requests per load level (default 100)")
         ->check(CLI::Range(int64_t(1), int64_t(100'000'000)));
     c->add_option("--duration", a->duration_s, "Seconds per load level (stop sending after)")
-        ->check(CLI::PositiveNumber);
+        ->check(positive());
     c->add_option("--warmup", a->warmup, "Requests sent first and not measured")
         ->check(CLI::Range(int64_t(0), int64_t(1'000'000)));
-    c->add_option("--sweep", a->sweep, "Load levels: concurrencies (or rates with --rate), e.g. 1,4,16");
+    c->add_option("--sweep", a->sweep,
+                  "Load levels: concurrencies (or rates with --rate), e.g. 1,4,16");
     c->add_option("--input-len", a->input_len, "Synthetic prompts: words (~tokens) each")
         ->check(CLI::Range(1, 1 << 20));
     c->add_option("--input-spread", a->input_spread, "Synthetic prompts: length +- this fraction")
@@ -327,19 +353,23 @@ VerbRunner add_bench_serve(CLI::App& bench) {
          "--output-len", [a](int v) { a->output_len = v, a->output_len_given = true; },
          "max_tokens of each request (default 128; overrides a dataset's)")
         ->check(CLI::Range(1, 1 << 20));
-    c->add_option("--dataset", a->dataset, "Prompts from JSONL: ShareGPT or {\"prompt\",\"max_tokens\"}");
+    c->add_option("--dataset", a->dataset,
+                  "Prompts from JSONL: ShareGPT or {\"prompt\",\"max_tokens\"}");
     c->add_option("--seed", a->seed, "Seed of the prompts, their order and the arrivals");
-    c->add_flag("!--no-ignore-eos", a->ignore_eos, "Do not send ignore_eos (for servers that reject it)");
-    c->add_option("--slo-ttft-ms", a->slo.ttft_ms, "Goodput SLO on TTFT")->check(CLI::PositiveNumber);
-    c->add_option("--slo-tpot-ms", a->slo.tpot_ms, "Goodput SLO on TPOT")->check(CLI::PositiveNumber);
-    c->add_option("--slo-e2e-ms", a->slo.e2e_ms, "Goodput SLO on E2E latency")->check(CLI::PositiveNumber);
-    c->add_option("--compare", a->compare_url, "A second server: the same schedule, then B/A ratios");
+    c->add_flag("!--no-ignore-eos", a->ignore_eos,
+                "Do not send ignore_eos (for servers that reject it)");
+    c->add_option("--slo-ttft-ms", a->slo.ttft_ms, "Goodput SLO on TTFT")->check(positive());
+    c->add_option("--slo-tpot-ms", a->slo.tpot_ms, "Goodput SLO on TPOT")->check(positive());
+    c->add_option("--slo-e2e-ms", a->slo.e2e_ms, "Goodput SLO on E2E latency")->check(positive());
+    c->add_option("--compare", a->compare_url,
+                  "A second server: the same schedule, then B/A ratios");
     c->add_option("--compare-model", a->compare_model, "Its model (default: --model or its first)");
     c->add_option("--compare-api-key", a->compare_api_key, "Its bearer token (default: --api-key)");
     c->add_option("--compare-name", a->compare_name, "Its label");
     c->add_option("--timeout", a->timeout_s, "Seconds a request may take before it fails")
         ->check(CLI::Range(0.001, 86400.0));
     c->add_flag("--insecure", a->insecure, "https: do not verify the server's certificate");
+    c->add_option("--ca-file", a->ca_file, "https: also trust this CA certificate (PEM)");
     c->add_flag("--json", a->json, "Print everything as JSON on stdout");
     c->add_flag("--no-progress", a->no_progress, "No live progress line on a terminal");
     c->add_option("--chart", a->chart, "Write an SVG chart of latency vs throughput");

@@ -128,9 +128,8 @@ asio::awaitable<void> read_error_body(Stream& s, Connection& c,
 
 template <class Stream>
 asio::awaitable<void> exchange(Stream& s, Connection& c, http::request<http::string_body>& req,
-                                  RequestRecord& r, Clock::time_point t0,
-                                  Clock::time_point deadline,
-                                  const std::function<void()>& on_chunk) {
+                               RequestRecord& r, Clock::time_point t0, Clock::time_point deadline,
+                               const std::function<void()>& on_chunk) {
     const Target& t = c.target();
     error_code ec;
     c.tcp().expires_at(deadline);
@@ -188,10 +187,15 @@ std::string request_body(const Target& t, const Prompt& prompt) {
     return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-std::shared_ptr<ssl::context> make_tls_context(bool insecure) {
+Result<std::shared_ptr<ssl::context>> make_tls_context(const Target& t) {
     auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-    ctx->set_default_verify_paths();
-    ctx->set_verify_mode(insecure ? ssl::verify_none : ssl::verify_peer);
+    error_code ec;
+    ctx->set_default_verify_paths(ec);
+    if (!t.ca_file.empty()) {
+        ctx->load_verify_file(t.ca_file, ec);
+        if (ec) return Status::error("cannot load --ca-file " + t.ca_file + ": " + ec.message());
+    }
+    ctx->set_verify_mode(t.insecure_tls ? ssl::verify_none : ssl::verify_peer);
     return ctx;
 }
 
@@ -240,8 +244,9 @@ asio::awaitable<std::string> Connection::ensure_open(Clock::time_point deadline)
         if (!target_.insecure_tls) tls_->set_verify_callback(ssl::host_name_verification(e.host));
         co_await tls_->async_handshake(ssl::stream_base::client, with(ec));
         if (ec)
-            co_return why(ec, "TLS handshake with " + host_port(e) +
-                                  " failed (--insecure skips certificate checks)",
+            co_return why(ec,
+                          "TLS handshake with " + host_port(e) +
+                              " failed (--ca-file trusts a CA, --insecure skips the checks)",
                           target_);
     }
     open_ = true;
@@ -256,8 +261,8 @@ asio::awaitable<RequestRecord> send_request(Connection& c, const Prompt& prompt,
     const Clock::time_point t0 = Clock::now();
     r.start_s = std::chrono::duration<double>(t0 - run_start).count();
     const Clock::time_point deadline = t0 + std::chrono::milliseconds(t.timeout_ms);
-    auto req = make_request(t, http::verb::post, api_path(t.endpoint, t.api),
-                            request_body(t, prompt));
+    auto req =
+        make_request(t, http::verb::post, api_path(t.endpoint, t.api), request_body(t, prompt));
     // A request is sent once: a retry could run it twice on the server and skew the counts.
     // A keep-alive connection the server has closed meanwhile is noticed before sending.
     if (c.is_open() && c.peer_closed()) c.close();

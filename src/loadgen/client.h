@@ -32,15 +32,19 @@ struct Target {
     std::string model;
     std::string api_key;  // sent as Authorization: Bearer; empty: none
     bool ignore_eos = true;
-    int timeout_ms = 300'000;  // per request, from send to the end of the answer
+    int timeout_ms = 300'000;   // per request, from send to the end of the answer
     bool insecure_tls = false;  // https: skip certificate verification
+    std::string ca_file;        // https: trust this CA (PEM) besides the system's
+    // https: made by make_tls_context() (check_target() does it), shared by the connections.
+    std::shared_ptr<boost::asio::ssl::context> tls;
 };
 
 // The JSON body of a streamed request for `prompt` (usage asked for with stream_options).
 std::string request_body(const Target& t, const Prompt& prompt);
 
-// A TLS context for https targets: system CA paths, verification unless insecure.
-std::shared_ptr<boost::asio::ssl::context> make_tls_context(bool insecure);
+// A TLS context for an https target: the system's CAs and ca_file, verification unless
+// insecure_tls. An error names an unreadable ca_file.
+Result<std::shared_ptr<boost::asio::ssl::context>> make_tls_context(const Target& t);
 
 // A keep-alive connection to one endpoint; opened on first use, reopened after a failure.
 // Used by one coroutine at a time.

@@ -14,12 +14,12 @@ using nlohmann::json;
 
 // Common English words, each one token in the usual BPE vocabularies (with its leading space).
 const char* const kWords[] = {
-    "the",   "of",    "and",   "to",    "in",    "is",    "was",   "for",   "on",    "with",
-    "as",    "by",    "at",    "from",  "that",  "this",  "which", "or",    "an",    "be",
-    "are",   "it",    "his",   "her",   "their", "new",   "one",   "two",   "three", "first",
-    "city",  "river", "house", "water", "light", "world", "story", "music", "paper", "field",
-    "stone", "green", "small", "large", "early", "later", "north", "south", "east",  "west",
-    "good",  "long",  "old",   "young", "high",  "low",   "time",  "year",  "day",   "night",
+    "the",   "of",    "and",   "to",    "in",    "is",    "was",   "for",   "on",     "with",
+    "as",    "by",    "at",    "from",  "that",  "this",  "which", "or",    "an",     "be",
+    "are",   "it",    "his",   "her",   "their", "new",   "one",   "two",   "three",  "first",
+    "city",  "river", "house", "water", "light", "world", "story", "music", "paper",  "field",
+    "stone", "green", "small", "large", "early", "later", "north", "south", "east",   "west",
+    "good",  "long",  "old",   "young", "high",  "low",   "time",  "year",  "day",    "night",
     "work",  "home",  "road",  "book",  "king",  "war",   "game",  "team",  "school", "state",
 };
 constexpr size_t kNumWords = sizeof kWords / sizeof kWords[0];
@@ -41,7 +41,8 @@ int estimate_tokens(const std::string& text) {
     return std::max(1, int((text.size() + 3) / 4));
 }
 
-// The first human turn and the gpt turn after it; std::nullopt-like empty prompt when none.
+// The first human turn, and max_tokens from the gpt turn after it; leaves `out` empty
+// (max_tokens 0) for a conversation without a human turn.
 Status from_conversations(const json& turns, const std::string& name, int line, int default_max,
                           Prompt& out) {
     if (!turns.is_array()) return line_error(name, line, "\"conversations\" is not an array");
@@ -67,8 +68,7 @@ Status from_conversations(const json& turns, const std::string& name, int line, 
     return ok_status();
 }
 
-Status from_object(const json& j, const std::string& name, int line, int default_max,
-                   Prompt& out) {
+Status from_object(const json& j, const std::string& name, int line, int default_max, Prompt& out) {
     if (!j.is_object())
         return line_error(name, line, "expected a JSON object, got " + std::string(j.type_name()));
     if (j.contains("conversations"))

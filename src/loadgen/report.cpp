@@ -35,8 +35,12 @@ nlohmann::json summary_json(const Summary& s) {
             {"p99", s.p99},     {"min", s.min},   {"max", s.max}};
 }
 
-std::string format_number(double v) {
+std::string format_number(double v, bool count = false) {
     char buf[64];
+    if (count) {
+        std::snprintf(buf, sizeof buf, "%.0f", v);
+        return buf;
+    }
     std::snprintf(buf, sizeof buf, v >= 100 ? "%.1f" : v >= 1 ? "%.2f" : "%.3f", v);
     return buf;
 }
@@ -79,7 +83,8 @@ Report make_report(const RunResult& run, const Slo& slo) {
 
 nlohmann::json to_json(const Report& r) {
     nlohmann::json errors = nlohmann::json::array();
-    for (const ErrorCount& e : r.errors) errors.push_back({{"message", e.message}, {"count", e.count}});
+    for (const ErrorCount& e : r.errors)
+        errors.push_back({{"message", e.message}, {"count", e.count}});
     nlohmann::json j = {{"completed", r.completed},
                         {"failed", r.failed},
                         {"errors", errors},
@@ -103,18 +108,20 @@ nlohmann::json to_json(const Report& r) {
 
 std::vector<ReportRow> report_rows(const Report& r) {
     std::vector<ReportRow> rows = {
-        {"completed", "Completed requests", double(r.completed)},
-        {"failed", "Failed requests", double(r.failed)},
+        {"completed", "Completed requests", double(r.completed), true},
+        {"failed", "Failed requests", double(r.failed), true},
         {"duration_s", "Duration (s)", r.duration_s},
-        {"prompt_tokens", "Prompt tokens", double(r.prompt_tokens)},
-        {"output_tokens", "Output tokens", double(r.output_tokens)},
+        {"prompt_tokens", "Prompt tokens", double(r.prompt_tokens), true},
+        {"output_tokens", "Output tokens", double(r.output_tokens), true},
         {"request_throughput", "Request throughput (req/s)", r.request_throughput},
         {"output_throughput", "Output token throughput (tok/s)", r.output_throughput},
         {"total_throughput", "Total token throughput (tok/s)", r.total_throughput},
     };
     if (r.has_goodput) rows.push_back({"goodput", "Goodput (req/s)", r.goodput});
-    const std::pair<const char*, const Summary*> latencies[] = {
-        {"ttft_ms", &r.ttft_ms}, {"tpot_ms", &r.tpot_ms}, {"itl_ms", &r.itl_ms}, {"e2e_ms", &r.e2e_ms}};
+    const std::pair<const char*, const Summary*> latencies[] = {{"ttft_ms", &r.ttft_ms},
+                                                                {"tpot_ms", &r.tpot_ms},
+                                                                {"itl_ms", &r.itl_ms},
+                                                                {"e2e_ms", &r.e2e_ms}};
     for (const auto& [key, s] : latencies) {
         std::string name = key;
         for (char& c : name) c = char(std::toupper(c));
@@ -151,13 +158,15 @@ std::string format_table(const std::vector<std::pair<std::string, Report>>& colu
         std::snprintf(line, sizeof line, "%-34s", first[i].label.c_str());
         out += line;
         for (const auto& column : columns) {
-            std::snprintf(line, sizeof line, " %12s",
-                          format_number(report_rows(column.second)[i].value).c_str());
+            std::snprintf(
+                line, sizeof line, " %12s",
+                format_number(report_rows(column.second)[i].value, first[i].count).c_str());
             out += line;
         }
         if (columns.size() == 2) {
             const double a = first[i].value, b = report_rows(columns[1].second)[i].value;
-            std::snprintf(line, sizeof line, " %12s", a != 0 ? (format_number(b / a) + "x").c_str() : "-");
+            std::snprintf(line, sizeof line, " %12s",
+                          a != 0 ? (format_number(b / a) + "x").c_str() : "-");
             out += line;
         }
         out += '\n';

@@ -54,6 +54,7 @@ struct ReportRow {
     std::string key;    // JSON-ish key
     std::string label;  // text label
     double value = 0;
+    bool count = false;  // a whole number: printed without decimals
 };
 std::vector<ReportRow> report_rows(const Report& r);
 double report_value(const Report& r, const std::string& key);  // 0 for an unknown key

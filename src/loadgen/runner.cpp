@@ -125,9 +125,8 @@ asio::awaitable<void> open_loop_dispatcher(Phase& p) {
 }
 
 void print_progress(const Phase& p, const std::string& label, double tok_s) {
-    std::string total = p.limit == std::numeric_limits<int64_t>::max()
-                            ? ""
-                            : "/" + std::to_string(p.limit);
+    std::string total =
+        p.limit == std::numeric_limits<int64_t>::max() ? "" : "/" + std::to_string(p.limit);
     std::fprintf(stderr, "\r\033[K[%s%s] %lld%s done, %lld failed, %lld in flight, %.1f tok/s",
                  label.c_str(), p.warmup ? " warm-up" : "", (long long)p.done, total.c_str(),
                  (long long)p.failed, (long long)p.in_flight, tok_s);
@@ -177,7 +176,7 @@ void run_phase(Phase& p, const RunOptions& o) {
 RunResult run_load(const Target& target, const Schedule& schedule,
                    const std::vector<Prompt>& prompts, const RunOptions& options) {
     asio::io_context io;
-    auto tls = target.endpoint.tls ? make_tls_context(target.insecure_tls) : nullptr;
+    const std::shared_ptr<asio::ssl::context>& tls = target.tls;
     RunResult out;
     if (options.warmup > 0) {
         Phase w{io, target, schedule, prompts, tls, true, options.warmup};
@@ -197,9 +196,13 @@ RunResult run_load(const Target& target, const Schedule& schedule,
 }
 
 Status check_target(Target& target) {
+    if (target.endpoint.tls && !target.tls) {
+        auto tls = make_tls_context(target);
+        if (!tls) return tls.status();
+        target.tls = *tls;
+    }
     asio::io_context io;
-    auto tls = target.endpoint.tls ? make_tls_context(target.insecure_tls) : nullptr;
-    Connection conn(io, target, tls);
+    Connection conn(io, target, target.tls);
     std::pair<int, std::string> answer;
     asio::co_spawn(io, get_json(conn, "/v1/models"),
                    [&](std::exception_ptr e, std::pair<int, std::string> a) {

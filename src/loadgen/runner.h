@@ -31,7 +31,8 @@ struct RunResult {
 RunResult run_load(const Target& target, const Schedule& schedule,
                    const std::vector<Prompt>& prompts, const RunOptions& options);
 
-// Asks GET /v1/models. Fills target.model with the first model listed when it is empty.
+// Makes target.tls for https, then asks GET /v1/models. Fills target.model with the first
+// model listed when it is empty.
 // An error says the server cannot be reached or refused the credentials (with its message).
 Status check_target(Target& target);
 

@@ -63,7 +63,8 @@ Schedule make_schedule(const LoadShape& shape, size_t n_prompts) {
         std::swap(s.prompt_order[i - 1], s.prompt_order[size_t(rng() % i)]);
     }
     if (shape.rate > 0)
-        s.arrival_s = poisson_arrivals(shape.rate, shape.num_requests, shape.duration_s, shape.seed);
+        s.arrival_s =
+            poisson_arrivals(shape.rate, shape.num_requests, shape.duration_s, shape.seed);
     return s;
 }
 

@@ -12,8 +12,7 @@ size_t choice_chars(const json& c, Api api) {
     if (!c.is_object()) return 0;
     auto chars = [](const json& holder, const char* key) -> size_t {
         auto it = holder.find(key);
-        return it != holder.end() && it->is_string() ? it->get_ref<const std::string&>().size()
-                                                     : 0;
+        return it != holder.end() && it->is_string() ? it->get_ref<const std::string&>().size() : 0;
     };
     if (api == Api::kCompletions) return chars(c, "text");
     auto delta = c.find("delta");

@@ -29,9 +29,9 @@ class SseParser {
 
 // What one event's data says.
 struct StreamChunk {
-    bool done = false;             // "[DONE]"
-    std::string error;             // an {"error": ...} event: its message
-    size_t content_chars = 0;      // text in this chunk (delta.content / text), all choices
+    bool done = false;         // "[DONE]"
+    std::string error;         // an {"error": ...} event: its message
+    size_t content_chars = 0;  // text in this chunk (delta.content / text), all choices
     std::optional<int64_t> prompt_tokens, completion_tokens;  // "usage", when present
 };
 

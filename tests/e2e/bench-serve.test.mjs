@@ -10,7 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CITADEL, expectCleanExit, sleep, startServer, tempDataDir, tinyModel } from './lib/harness.mjs';
-import { createKey, freePort } from './lib/gateway.mjs';
+import { createKey, freePort, makeCerts } from './lib/gateway.mjs';
+import https from 'node:https';
 
 // Runs `citadel bench serve ARGS`; resolves {code, stdout, stderr, json}.
 function bench(args, { env = {}, timeoutMs = 120000 } = {}) {
@@ -205,6 +206,38 @@ describe('bench serve against servers that fail', () => {
         { env: { OPENAI_API_KEY: key } });
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.json.points[0].runs[0].completed, 2);
+    } finally {
+      await expectCleanExit(server);
+    }
+  });
+
+  test('https: verified with --ca-file, refused without it, allowed with --insecure', async () => {
+    const dir = tempDataDir();
+    const certs = makeCerts(dir);
+    const readyFetch = (url) => new Promise((resolve, reject) => {
+      https.get(url, { rejectUnauthorized: false }, (res) => {
+        res.resume();
+        resolve({ status: res.statusCode, arrayBuffer: async () => {} });
+      }).on('error', reject);
+    });
+    const server = await startServer({
+      extra: ['--tls-cert', certs.cert, '--tls-key', certs.key, '--data-dir', dir], readyFetch,
+    });
+    try {
+      assert.equal(server.scheme, 'https');
+      const args = ['--url', server.url, '--model', 'tiny', '-n', '3', '--output-len', '2', '--json'];
+      let r = await bench([...args, '--ca-file', certs.ca]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.json.points[0].runs[0].completed, 3);
+      r = await bench(args);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /cannot reach https:\/\/127\.0\.0\.1:\d+: TLS handshake with 127\.0\.0\.1:\d+ failed \(--ca-file trusts a CA, --insecure skips the checks\): certificate verify failed/);
+      r = await bench([...args, '--insecure']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.json.points[0].runs[0].completed, 3);
+      r = await bench([...args, '--ca-file', path.join(dir, 'missing.pem')]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /cannot load --ca-file .*missing\.pem/);
     } finally {
       await expectCleanExit(server);
     }

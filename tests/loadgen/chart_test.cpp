@@ -32,8 +32,8 @@ std::vector<std::string> check_xml(const std::string& s, std::string& problem) {
             if (!tag.ends_with("/")) stack.push_back(name);
         }
         const size_t next = s.find('<', end);
-        const std::string text = s.substr(end + 1, next == std::string::npos ? std::string::npos
-                                                                             : next - end - 1);
+        const std::string text =
+            s.substr(end + 1, next == std::string::npos ? std::string::npos : next - end - 1);
         for (size_t i = 0; i < text.size(); ++i) {
             if (text[i] == '&' && text.find(';', i) == std::string::npos)
                 return problem = "a bare '&'", names;

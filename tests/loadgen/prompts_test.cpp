@@ -16,7 +16,8 @@ size_t word_count(const std::string& s) {
 }
 
 TEST(LoadgenPrompts, SyntheticIsDeterministicAndInRange) {
-    const SyntheticSpec spec{.count = 50, .input_len = 40, .spread = 0.25, .output_len = 64, .seed = 5};
+    const SyntheticSpec spec{
+        .count = 50, .input_len = 40, .spread = 0.25, .output_len = 64, .seed = 5};
     const std::vector<Prompt> a = synthetic_prompts(spec), b = synthetic_prompts(spec);
     ASSERT_EQ(a.size(), 50u);
     for (size_t i = 0; i < a.size(); ++i) {
@@ -64,8 +65,8 @@ TEST(LoadgenPrompts, ShareGptAndPromptLines) {
 }
 
 TEST(LoadgenPrompts, AJsonArrayFile) {
-    auto p = parse_dataset(R"([{"prompt":"a"},{"prompt":"b","max_tokens":3}])", "d.json", 4, 0,
-                           nullptr);
+    auto p =
+        parse_dataset(R"([{"prompt":"a"},{"prompt":"b","max_tokens":3}])", "d.json", 4, 0, nullptr);
     ASSERT_TRUE(p) << p.error();
     ASSERT_EQ(p->size(), 2u);
     EXPECT_EQ((*p)[1].max_tokens, 3);
@@ -90,7 +91,8 @@ TEST(LoadgenPrompts, BadLinesNameTheLine) {
 TEST(LoadgenPrompts, AMissingFile) {
     auto p = load_dataset("/nonexistent/prompts.jsonl", 16, 0, nullptr);
     ASSERT_FALSE(p);
-    EXPECT_NE(p.error().find("cannot open --dataset /nonexistent/prompts.jsonl"), std::string::npos);
+    EXPECT_NE(p.error().find("cannot open --dataset /nonexistent/prompts.jsonl"),
+              std::string::npos);
 }
 
 }  // namespace

@@ -24,8 +24,8 @@ RequestRecord failed(const std::string& why) {
 TEST(LoadgenReport, CountsThroughputAndLatencies) {
     RunResult run;
     run.duration_s = 2;
-    run.records = {done(100, 1000, 10, {100, 100}), done(200, 2000, 19),
-                   failed("HTTP 500: boom"), failed("HTTP 500: boom"), failed("cut")};
+    run.records = {done(100, 1000, 10, {100, 100}), done(200, 2000, 19), failed("HTTP 500: boom"),
+                   failed("HTTP 500: boom"), failed("cut")};
     const Report r = make_report(run, {});
     EXPECT_EQ(r.completed, 2);
     EXPECT_EQ(r.failed, 3);
@@ -58,8 +58,7 @@ TEST(LoadgenReport, OneTokenAnswersHaveNoTpot) {
 TEST(LoadgenReport, GoodputCountsRequestsMeetingEverySlo) {
     RunResult run;
     run.duration_s = 4;
-    run.records = {done(100, 1000, 10), done(300, 1200, 10), done(100, 5000, 10),
-                   failed("x")};
+    run.records = {done(100, 1000, 10), done(300, 1200, 10), done(100, 5000, 10), failed("x")};
     EXPECT_DOUBLE_EQ(make_report(run, {.ttft_ms = 200}).goodput, 0.5);
     EXPECT_DOUBLE_EQ(make_report(run, {.ttft_ms = 200, .e2e_ms = 2000}).goodput, 0.25);
     // TPOT: 100, 100, 544 ms.

@@ -8,9 +8,9 @@ namespace {
 TEST(LoadgenStats, PercentileInterpolatesLikeNumpy) {
     const std::vector<double> v = {4, 1, 3, 2};  // unsorted on purpose
     EXPECT_DOUBLE_EQ(percentile(v, 0), 1);
-    EXPECT_DOUBLE_EQ(percentile(v, 50), 2.5);    // numpy.percentile([1,2,3,4], 50)
-    EXPECT_DOUBLE_EQ(percentile(v, 90), 3.7);    // numpy: 3.7
-    EXPECT_DOUBLE_EQ(percentile(v, 99), 3.97);   // numpy: 3.97
+    EXPECT_DOUBLE_EQ(percentile(v, 50), 2.5);   // numpy.percentile([1,2,3,4], 50)
+    EXPECT_DOUBLE_EQ(percentile(v, 90), 3.7);   // numpy: 3.7
+    EXPECT_DOUBLE_EQ(percentile(v, 99), 3.97);  // numpy: 3.97
     EXPECT_DOUBLE_EQ(percentile(v, 100), 4);
 }
 
