@@ -209,16 +209,27 @@ void print_text(const Point& p, const std::vector<Target>& targets) {
     std::fflush(stdout);
 }
 
+std::string short_number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", v);
+    return buf;
+}
+
 Status write_chart(const ServeBenchArgs& a, const std::vector<Point>& points,
                    const std::vector<Target>& targets) {
     const std::string m = a.chart_metric;
-    ChartSpec spec{.title = "Latency vs throughput",
-                   .x_label = "output tokens/s",
-                   .y_label = (m == "e2e"    ? "E2E"
+    const std::string metric = m == "e2e"    ? "E2E"
                                : m == "ttft" ? "TTFT"
                                : m == "itl"  ? "ITL"
-                                             : "TPOT") +
-                              std::string(" (ms)")};
+                                             : "TPOT";
+    const std::string prompts = a.dataset.empty() ? std::to_string(a.input_len) + " words in, " +
+                                                        std::to_string(a.output_len) + " tokens out"
+                                                  : a.dataset;
+    ChartSpec spec{.title = metric + " vs throughput (/v1/" +
+                            (a.endpoint == "chat" ? "chat/completions" : "completions") + ", " +
+                            prompts + ")",
+                   .x_label = "output tokens/s",
+                   .y_label = metric + " (ms): p50 solid, p99 dashed"};
     for (size_t t = 0; t < targets.size(); ++t) {
         ChartSeries p50{.name = targets[t].label + " p50", .color = int(t)};
         ChartSeries p99{.name = targets[t].label + " p99", .dashed = true, .color = int(t)};
@@ -226,6 +237,9 @@ Status write_chart(const ServeBenchArgs& a, const std::vector<Point>& points,
             const Report& r = p.reports[t].second;
             const double x = r.output_throughput;
             p50.points.emplace_back(x, report_value(r, m + "_ms.median"));
+            p50.point_labels.push_back(p.shape.rate > 0
+                                           ? "r=" + short_number(p.shape.rate)
+                                           : "c=" + std::to_string(p.shape.concurrency));
             p99.points.emplace_back(x, report_value(r, m + "_ms.p99"));
         }
         spec.series.push_back(std::move(p50));

@@ -89,9 +89,15 @@ void series(std::string& out, const Frame& f, const ChartSeries& s, size_t index
     if (!pts.empty()) pts.pop_back();
     out += "<polyline points=\"" + pts + "\" fill=\"none\" stroke=\"" + color +
            "\" stroke-width=\"2\"" + dash + "/>\n";
-    for (const auto& [x, y] : s.points) {
-        out += "<circle cx=\"" + num(f.px(x)) + "\" cy=\"" + num(f.py(y)) + "\" r=\"3\" fill=\"" +
-               color + "\"/>\n";
+    for (size_t i = 0; i < s.points.size(); ++i) {
+        const double x = f.px(s.points[i].first), y = f.py(s.points[i].second);
+        out += "<circle cx=\"" + num(x) + "\" cy=\"" + num(y) + "\" r=\"3\" fill=\"" + color +
+               "\"/>\n";
+        if (s.point_labels.size() == s.points.size()) {
+            out += "<text x=\"" + num(x + 5) + "\" y=\"" + num(y - 6) +
+                   "\" font-size=\"10\" fill=\"" + color + "\">" + escape(s.point_labels[i]) +
+                   "</text>\n";
+        }
     }
     const double ly = kTop + 20 + 22 * double(index), lx = kWidth - kRight + 20;
     out += "<line x1=\"" + num(lx) + "\" y1=\"" + num(ly) + "\" x2=\"" + num(lx + 30) + "\" y2=\"" +

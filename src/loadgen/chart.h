@@ -11,6 +11,7 @@ namespace citadel::loadgen {
 struct ChartSeries {
     std::string name;
     std::vector<std::pair<double, double>> points;  // (x, y), drawn in this order
+    std::vector<std::string> point_labels;          // empty, or one per point (e.g. "c=4")
     bool dashed = false;
     int color = 0;  // index into a fixed palette
 };

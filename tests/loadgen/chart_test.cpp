@@ -56,7 +56,9 @@ TEST(LoadgenChart, SvgIsWellFormed) {
     ChartSpec spec{.title = "Latency <vs> throughput & more",
                    .x_label = "output tokens/s",
                    .y_label = "TPOT (ms)"};
-    spec.series.push_back({.name = "citadel p50", .points = {{10, 5}, {40, 7}, {90, 12}}});
+    spec.series.push_back({.name = "citadel p50",
+                           .points = {{10, 5}, {40, 7}, {90, 12}},
+                           .point_labels = {"c=1", "c=4", "c=16"}});
     spec.series.push_back(
         {.name = "llama \"server\" p99", .points = {{8, 6}, {30, 9}}, .dashed = true, .color = 1});
     const std::string svg = render_svg(spec);
@@ -69,6 +71,7 @@ TEST(LoadgenChart, SvgIsWellFormed) {
     EXPECT_NE(svg.find("Latency &lt;vs&gt; throughput &amp; more"), std::string::npos);
     EXPECT_NE(svg.find("stroke-dasharray"), std::string::npos);
     EXPECT_EQ(std::count(names.begin(), names.end(), "circle"), 5);
+    EXPECT_NE(svg.find(">c=16</text>"), std::string::npos);
 }
 
 TEST(LoadgenChart, EmptyChartIsStillWellFormed) {
