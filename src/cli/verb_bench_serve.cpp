@@ -311,7 +311,9 @@ int run(ServeBenchArgs a) {
         nlohmann::json out = {{"config", config_json(a, targets)},
                               {"points", nlohmann::json::array()}};
         for (const Point& p : points) out["points"].push_back(point_json(p, targets));
-        std::printf("%s\n", out.dump(2).c_str());
+        // Error messages quote servers: bytes that are not UTF-8 become U+FFFD.
+        std::printf("%s\n",
+                    out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     }
     bool any_completed = false;
     for (const Point& p : points)

@@ -126,8 +126,16 @@ asio::awaitable<void> read_error_body(Stream& s, Connection& c,
     if (ec || !parser.is_done() || !parser.keep_alive()) c.close();
 }
 
+// The server closed the connection before any byte of an answer: on a kept-alive connection
+// that is a server closing it as idle while this request was on its way, and it never read it.
+bool closed_before_answer(const error_code& ec) {
+    return ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+           ec == asio::error::broken_pipe;
+}
+
+// Returns true when the connection closed before any answer (see closed_before_answer).
 template <class Stream>
-asio::awaitable<void> exchange(Stream& s, Connection& c, http::request<http::string_body>& req,
+asio::awaitable<bool> exchange(Stream& s, Connection& c, http::request<http::string_body>& req,
                                RequestRecord& r, Clock::time_point t0, Clock::time_point deadline,
                                const std::function<void()>& on_chunk) {
     const Target& t = c.target();
@@ -136,19 +144,19 @@ asio::awaitable<void> exchange(Stream& s, Connection& c, http::request<http::str
     co_await http::async_write(s, req, with(ec));
     if (ec) {
         r.error = why(ec, "cannot send the request to " + host_port(t.endpoint), t);
-        co_return;
+        co_return closed_before_answer(ec);
     }
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(std::numeric_limits<std::uint64_t>::max());
     co_await http::async_read_header(s, c.buffer(), parser, with(ec));
     if (ec) {
         r.error = why(ec, "no answer from " + host_port(t.endpoint), t);
-        co_return;
+        co_return closed_before_answer(ec);
     }
     r.http_status = int(parser.get().result_int());
     if (r.http_status != 200) {
         co_await read_error_body(s, c, parser, r);
-        co_return;
+        co_return false;
     }
     StreamReader reader{t, r, t0, on_chunk};
     char buf[16384];
@@ -160,15 +168,16 @@ asio::awaitable<void> exchange(Stream& s, Connection& c, http::request<http::str
         if (ec == http::error::need_buffer) ec = {};
         reader.on_bytes(std::string_view(buf, sizeof buf - parser.get().body().size), now);
         if (ec) {
-            r.error = why(ec, "the stream was cut", t);
+            if (r.error.empty()) r.error = why(ec, "the stream was cut", t);
             c.close();
-            co_return;
+            co_return false;
         }
     }
     if (!parser.keep_alive()) c.close();
-    if (!r.error.empty()) co_return;
+    if (!r.error.empty()) co_return false;
     if (!r.usage_reported) r.output_tokens = r.content_chunks;
     r.ok = true;
+    co_return false;
 }
 
 }  // namespace
@@ -263,17 +272,25 @@ asio::awaitable<RequestRecord> send_request(Connection& c, const Prompt& prompt,
     const Clock::time_point deadline = t0 + std::chrono::milliseconds(t.timeout_ms);
     auto req =
         make_request(t, http::verb::post, api_path(t.endpoint, t.api), request_body(t, prompt));
-    // A request is sent once: a retry could run it twice on the server and skew the counts.
-    // A keep-alive connection the server has closed meanwhile is noticed before sending.
+    // A keep-alive connection the server has closed since its last answer is noticed before
+    // sending; when the close crosses the request on the wire (the server never read it), the
+    // request goes once more on a new connection, its clock still running. Nothing else is
+    // retried: a retry could run a request twice and skew the counts.
     if (c.is_open() && c.peer_closed()) c.close();
-    if (std::string err = co_await c.ensure_open(deadline); !err.empty()) {
-        r.error = err;
-    } else if (c.tls()) {  // (no co_await inside ?: -- GCC 12 miscompiles that)
-        co_await exchange(*c.tls(), c, req, r, t0, deadline, on_chunk);
-    } else {
-        co_await exchange(c.tcp(), c, req, r, t0, deadline, on_chunk);
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        const bool reused = c.is_open();
+        r = RequestRecord{.start_s = r.start_s};
+        bool closed_early = false;
+        if (std::string err = co_await c.ensure_open(deadline); !err.empty()) {
+            r.error = err;
+        } else if (c.tls()) {  // (no co_await inside ?: -- GCC 12 miscompiles that)
+            closed_early = co_await exchange(*c.tls(), c, req, r, t0, deadline, on_chunk);
+        } else {
+            closed_early = co_await exchange(c.tcp(), c, req, r, t0, deadline, on_chunk);
+        }
+        if (!r.ok && r.http_status == 0) c.close();
+        if (!(closed_early && reused)) break;
     }
-    if (!r.ok && r.http_status == 0) c.close();
     r.e2e_ms = ms_between(t0, Clock::now());
     co_return r;
 }

@@ -29,6 +29,10 @@ Status check_shape(const LoadShape& s) {
         return Status::error("--rate must be a positive number of requests per second");
     if (s.rate == 0 && s.concurrency < 1) return Status::error("--concurrency must be at least 1");
     if (s.max_concurrency < 0) return Status::error("--max-concurrency must not be negative");
+    if (s.rate == 0 && s.max_concurrency > 0)
+        return Status::error(
+            "--max-concurrency caps an open loop: give --rate too (a closed loop has "
+            "--concurrency clients)");
     if (s.rate > 0 && s.num_requests == 0 && s.rate * s.duration_s > double(kMaxArrivals))
         return Status::error("--rate x --duration asks for more than 10 million requests");
     return ok_status();

@@ -70,9 +70,9 @@ Result<StreamChunk> parse_chunk(std::string_view data, Api api) {
     const json j = json::parse(data, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
         return Status::error("the server sent an event that is not a JSON object: " +
-                             std::string(data.substr(0, 200)));
+                             error_message_of(data));
     }
-    if (j.contains("error")) {
+    if (auto e = j.find("error"); e != j.end() && !e->is_null()) {
         chunk.error = error_message_of(data);
         return chunk;
     }
@@ -98,6 +98,8 @@ std::string error_message_of(std::string_view body) {
             message = (*error)["message"].get<std::string>();
         } else if (error != j.end() && error->is_string()) {
             message = error->get<std::string>();
+        } else if (error != j.end() && !error->is_null()) {
+            message = error->dump(-1, ' ', false, json::error_handler_t::replace);
         } else if (j.contains("message") && j["message"].is_string()) {
             message = j["message"].get<std::string>();
         }
@@ -105,7 +107,11 @@ std::string error_message_of(std::string_view body) {
     if (message.empty()) message = std::string(body);
     while (!message.empty() && (message.back() == '\n' || message.back() == ' '))
         message.pop_back();
-    if (message.size() > 300) message = message.substr(0, 300) + "...";
+    if (message.size() > 300) {  // cut at a character boundary, not inside a UTF-8 sequence
+        size_t cut = 300;
+        while (cut > 0 && (static_cast<unsigned char>(message[cut]) & 0xC0) == 0x80) --cut;
+        message = message.substr(0, cut) + "...";
+    }
     return message.empty() ? "(empty body)" : message;
 }
 

@@ -65,6 +65,11 @@ TEST(LoadgenSchedule, CheckShapeNamesTheProblem) {
     EXPECT_NE(check_shape({.rate = -1, .num_requests = 1}).message().find("--rate"),
               std::string::npos);
     EXPECT_FALSE(check_shape({.rate = 1e9, .duration_s = 1e9}).ok());
+    EXPECT_NE(check_shape({.concurrency = 2, .max_concurrency = 4, .num_requests = 1})
+                  .message()
+                  .find("give --rate too"),
+              std::string::npos);
+    EXPECT_TRUE(check_shape({.rate = 2, .max_concurrency = 4, .num_requests = 1}).ok());
 }
 
 }  // namespace

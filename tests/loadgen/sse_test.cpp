@@ -77,6 +77,10 @@ TEST(LoadgenSse, DoneErrorsAndJunk) {
     c = parse_chunk(R"({"error":{"message":"out of memory","type":"server_error"}})", Api::kChat);
     ASSERT_TRUE(c);
     EXPECT_EQ(c->error, "out of memory");
+    c = parse_chunk(R"({"choices":[{"delta":{"content":"ok"}}],"error":null})", Api::kChat);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->error, "");
+    EXPECT_EQ(c->content_chars, 2u);
     EXPECT_FALSE(parse_chunk("not json", Api::kChat));
     EXPECT_FALSE(parse_chunk("[1,2]", Api::kChat));
 }
@@ -88,6 +92,11 @@ TEST(LoadgenSse, ErrorMessageOfTheCommonShapes) {
     EXPECT_EQ(error_message_of("plain text\n"), "plain text");
     EXPECT_EQ(error_message_of(""), "(empty body)");
     EXPECT_LE(error_message_of(std::string(1000, 'x')).size(), 303u);
+    // A cut never splits a UTF-8 sequence ("é" is 2 bytes: 299 ASCII + é straddles byte 300).
+    const std::string cut =
+        error_message_of(std::string(299, 'x') + "\xC3\xA9" + std::string(50, 'y'));
+    EXPECT_EQ(cut, std::string(299, 'x') + "...");
+    EXPECT_EQ(error_message_of(R"({"error":{"code":7}})"), R"({"code":7})");
 }
 
 }  // namespace
