@@ -38,6 +38,7 @@ struct ServeBenchArgs {
     std::string dataset;
     uint64_t seed = 0;
     bool ignore_eos = true;
+    double temperature = -1;
     Slo slo;
     double timeout_s = 300;
     bool insecure = false;
@@ -84,6 +85,7 @@ Result<Target> make_target(const std::string& label, const std::string& url,
              .model = model,
              .api_key = key,
              .ignore_eos = a.ignore_eos,
+             .temperature = a.temperature,
              .timeout_ms = int(a.timeout_s * 1000),
              .insecure_tls = a.insecure,
              .ca_file = a.ca_file};
@@ -374,6 +376,9 @@ VerbRunner add_bench_serve(CLI::App& bench) {
     c->add_option("--seed", a->seed, "Seed of the prompts, their order and the arrivals");
     c->add_flag("!--no-ignore-eos", a->ignore_eos,
                 "Do not send ignore_eos (for servers that reject it)");
+    c->add_option("--temperature", a->temperature,
+                  "Sampling temperature sent (default: the server's)")
+        ->check(CLI::Range(0.0, 100.0));
     c->add_option("--slo-ttft-ms", a->slo.ttft_ms, "Goodput SLO on TTFT")->check(positive());
     c->add_option("--slo-tpot-ms", a->slo.tpot_ms, "Goodput SLO on TPOT")->check(positive());
     c->add_option("--slo-e2e-ms", a->slo.e2e_ms, "Goodput SLO on E2E latency")->check(positive());

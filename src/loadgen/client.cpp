@@ -193,6 +193,7 @@ std::string request_body(const Target& t, const Prompt& prompt) {
         body["prompt"] = prompt.text;
     }
     if (t.ignore_eos) body["ignore_eos"] = true;
+    if (t.temperature >= 0) body["temperature"] = t.temperature;
     return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 

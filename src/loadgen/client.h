@@ -32,6 +32,7 @@ struct Target {
     std::string model;
     std::string api_key;  // sent as Authorization: Bearer; empty: none
     bool ignore_eos = true;
+    double temperature = -1;    // >= 0: sent as "temperature"; < 0: the server's default
     int timeout_ms = 300'000;   // per request, from send to the end of the answer
     bool insecure_tls = false;  // https: skip certificate verification
     std::string ca_file;        // https: trust this CA (PEM) besides the system's

@@ -358,10 +358,12 @@ describe('bench serve against servers that fail', () => {
       assert.equal(bodies[0].max_tokens, 9);
       assert.equal(bodies[0].ignore_eos, true);
       assert.equal(bodies[0].messages[0].role, 'user');
-      r = await bench(['--url', s.url, '-n', '1', '--no-ignore-eos']);
+      assert.equal(bodies[0].temperature, undefined);
+      r = await bench(['--url', s.url, '-n', '1', '--no-ignore-eos', '--temperature', '0']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /the server sent no usage/);
       assert.equal(bodies.at(-1).ignore_eos, undefined);
+      assert.equal(bodies.at(-1).temperature, 0);
     } finally {
       s.close();
       s.closeAllConnections();
