@@ -93,7 +93,9 @@ describe('bench serve against citadel serve', () => {
     assert.ok(run.prompt_tokens >= 12 * 12, `prompt tokens ${run.prompt_tokens}`);
     assert.equal(run.good_requests, 12);
     assert.equal(run.tpot_ms.count, 12);
-    assert.equal(run.itl_ms.count, 12 * 5);
+    // ITL gaps are between chunks that carry text: a token that ends inside a UTF-8 character
+    // is sent with the next one, so a request may have fewer than 6 - 1 gaps.
+    assert.ok(run.itl_ms.count <= 12 * 5 && run.itl_ms.count >= 12 * 3, `ITL count ${run.itl_ms.count}`);
     assert.ok(run.output_throughput > 0 && run.request_throughput > 0);
     assert.ok(run.ttft_ms.p99 >= run.ttft_ms.median && run.e2e_ms.mean >= run.ttft_ms.mean);
 
