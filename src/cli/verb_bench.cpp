@@ -166,7 +166,11 @@ VerbRunner add_bench(CLI::App& app) {
     c->add_option("-r,--reps", a->reps, "Repetitions")->check(CLI::Range(1, 1000));
     c->add_flag("--json", a->json, "JSON output");
     VerbRunner batch = add_bench_batch(*bench);
-    return [a, c, batch] { return c->parsed() ? run(*a) : batch(); };
+    VerbRunner serve = add_bench_serve(*bench);
+    return [a, c, bench, batch, serve] {
+        if (c->parsed()) return run(*a);
+        return bench->got_subcommand("serve") ? serve() : batch();
+    };
 }
 
 }  // namespace citadel::cli

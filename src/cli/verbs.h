@@ -13,6 +13,7 @@ VerbRunner add_run(CLI::App& app);
 VerbRunner add_logits(CLI::App& app);
 VerbRunner add_bench(CLI::App& app);
 VerbRunner add_bench_batch(CLI::App& bench);  // `bench batch`, registered by add_bench
+VerbRunner add_bench_serve(CLI::App& bench);  // `bench serve`, registered by add_bench
 VerbRunner add_info(CLI::App& app);
 VerbRunner add_quantize(CLI::App& app);
 VerbRunner add_synth(CLI::App& app);
