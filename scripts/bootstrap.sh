@@ -14,6 +14,7 @@ PACKAGES=(
   # citadel deploy's tests: yamllint, and Go + Sprig + yaml.v3 to render the Helm chart as
   # Helm does (tests/deploy/helmrender; Debian 12 has no helm package)
   yamllint golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
+  systemd  # systemd-analyze verify checks the generated unit
 )
 # The end-to-end tests run on Node.js (20 where the machine has it; Debian's 18 otherwise).
 command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)

@@ -295,8 +295,7 @@ describe('citadel deploy', () => {
     for (const [k, v] of Object.entries({ NoNewPrivileges: 'yes', ProtectSystem: 'strict', ProtectHome: 'yes',
       PrivateTmp: 'yes', RestrictSUIDSGID: 'yes', CapabilityBoundingSet: '', User: 'citadel' })) assert.equal(svc[k], v, k);
     assert.match(svc.ExecStart, /serve .*--tls-cert \$\{CREDENTIALS_DIRECTORY\}\/tls\.crt/);
-    const analyze = ['/usr/bin/systemd-analyze', '/bin/systemd-analyze'].find((p) => fs.existsSync(p));
-    if (!analyze) return;  // checked by the parse above
+    const analyze = tool(['/usr/bin/systemd-analyze', '/bin/systemd-analyze'], 'systemd');
     const r = spawnSync(analyze, ['verify', path.join(full, 'systemd', 'llm.service')], { encoding: 'utf8' });
     // verify exits 0 on unknown keys but prints them: nothing printed is the pass.
     assert.equal(r.status, 0, r.stderr);
