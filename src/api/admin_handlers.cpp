@@ -60,7 +60,8 @@ std::variant<gateway::NewKey, ApiError> parse_new_key(const std::string& text) {
     if (!body.is_object()) return invalid_request("the body must be a JSON object");
     static const char* kFields[] = {"name", "role",           "models",       "rpm",
                                     "tpm",  "max_concurrent", "daily_tokens", "expires"};
-    for (const auto& [k, v] : body.items()) {
+    for (const auto& item : body.items()) {
+        const std::string& k = item.key();  // not a structured binding: clang 14 cannot capture one
         if (std::find_if(std::begin(kFields), std::end(kFields),
                          [&](const char* f) { return k == f; }) == std::end(kFields))
             return invalid_param(k, "unknown field");

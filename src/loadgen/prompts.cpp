@@ -106,7 +106,7 @@ Result<std::vector<std::pair<int, json>>> split_items(const std::string& text,
         if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
         try {
             items.emplace_back(n, json::parse(line));
-        } catch (const json::parse_error& e) {
+        } catch (const json::exception& e) {  // parse_error; out_of_range for huge numbers
             return line_error(name, n, std::string("not valid JSON: ") + e.what());
         }
     }

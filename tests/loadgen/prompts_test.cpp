@@ -79,6 +79,8 @@ TEST(LoadgenPrompts, BadLinesNameTheLine) {
         EXPECT_NE(p.error().find(part), std::string::npos) << p.error();
     };
     expect_error("{\"prompt\":\"ok\"}\n{\"prompt\": oops}\n", "d.jsonl line 2: not valid JSON");
+    expect_error("{\"prompt\":\"ok\"}\n{\"prompt\":\"x\",\"max_tokens\":7e7777}\n",
+                 "d.jsonl line 2: not valid JSON");  // a number too large: out_of_range
     expect_error("{\"prompt\":\"ok\"}\n\n[1,2]\n", "d.jsonl line 3: expected a JSON object");
     expect_error("{\"text\":\"x\"}\n", "line 1: expected {\"prompt\"");
     expect_error("{\"prompt\":5}\n", "line 1: \"prompt\" is not a string");
