@@ -5,11 +5,14 @@
 # flips) and the medians over the rounds are printed, with the ratio of output tokens/s.
 #
 # usage: bench/serve_vs_llama.sh --model FILE [--llama-bin DIR] [--rounds 3] [--threads 2]
-#            [--concurrency 1] [--requests 4] [--prompt-tokens 16] [--max-tokens 128] [--record]
+#            [--concurrency 1] [--requests 4] [--prompt-tokens 16] [--max-tokens 128]
+#            [--np N] [--record]
+# --np: llama-server's slots (-np) and citadel's --max-seqs; default the concurrency. Issue 4
+# compares against `llama-server -np 16 -c 16384` at every concurrency: pass --np 16.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-MODEL= LLAMA_BIN=${LLAMA_CPP:-} ROUNDS=3 THREADS=2 CONC=1 REQS=4 PROMPT=16 GEN=128 RECORD=0
+MODEL= LLAMA_BIN=${LLAMA_CPP:-} NP_ARG= ROUNDS=3 THREADS=2 CONC=1 REQS=4 PROMPT=16 GEN=128 RECORD=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) MODEL=$2; shift 2 ;;
@@ -20,6 +23,7 @@ while [ $# -gt 0 ]; do
     --requests) REQS=$2; shift 2 ;;
     --prompt-tokens) PROMPT=$2; shift 2 ;;
     --max-tokens) GEN=$2; shift 2 ;;
+    --np) NP_ARG=$2; shift 2 ;;
     --record) RECORD=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -31,7 +35,7 @@ SHARED=${SHARED_DIR:-../shared}
 OUT=bench/out/serve-vs-llama-$(date +%Y%m%d-%H%M%S)
 mkdir -p "$OUT"
 PORT=18531
-NP=$(( CONC > 1 ? CONC : 1 ))
+NP=${NP_ARG:-$(( CONC > 1 ? CONC : 1 ))}
 
 wait_ready() {  # url
   for _ in $(seq 600); do
@@ -65,11 +69,11 @@ for r in $(seq "$ROUNDS"); do
   for s in $order; do run_one "$s"; done
 done
 
-python3 - "$OUT/rows.jsonl" "$MODEL" "$RECORD" "$CONC" "$REQS" "$PROMPT" "$GEN" "$THREADS" <<'PY'
+python3 - "$OUT/rows.jsonl" "$MODEL" "$RECORD" "$CONC" "$REQS" "$PROMPT" "$GEN" "$THREADS" "$NP" <<'PY'
 import json, statistics, subprocess, sys, os, datetime, platform
 rows = [json.loads(l) for l in open(sys.argv[1])]
 model, record = sys.argv[2], sys.argv[3] == "1"
-conc, reqs, prompt, gen, threads = sys.argv[4:9]
+conc, reqs, prompt, gen, threads, np_ = sys.argv[4:10]
 def key(r, *names):
     for n in names:
         if n in r: return r[n]
@@ -87,7 +91,7 @@ if record:
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     with open("bench/RESULTS.md", "a") as f:
         f.write(f"\n### HTTP vs HTTP: citadel serve vs llama-server (bench/serve_vs_llama.sh) — {datetime.date.today()}, {os.cpu_count()} cores, {cpu}, commit {commit}\n\n")
-        f.write(f"{os.path.basename(model)}, {threads} threads, loadgen.py --concurrency {conc} --requests {reqs} --prompt-tokens {prompt} --max-tokens {gen}; medians of {len(rows)//2} alternating rounds, one server at a time.\n\n")
+        f.write(f"{os.path.basename(model)}, {threads} threads, llama-server -np {np_} -c 16384 (citadel --max-seqs {np_}), loadgen.py --concurrency {conc} --requests {reqs} --prompt-tokens {prompt} --max-tokens {gen}; medians of {len(rows)//2} alternating rounds, one server at a time.\n\n")
         f.write("| server | output t/s | TTFT p50 / p99 ms | ITL p50 / p99 ms |\n|---|---|---|---|\n")
         for s, name in (("llama", "llama-server"), ("citadel", "citadel serve")):
             m = med[s]
