@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { CITADEL, expectCleanExit, sleep, startServer, tempDataDir, tinyModel } from './lib/harness.mjs';
-import { createKey, freePort, makeCerts } from './lib/gateway.mjs';
+import { createKey, freePort, makeCerts, parseMetrics } from './lib/gateway.mjs';
 import https from 'node:https';
 
 // Runs `citadel bench serve ARGS`; resolves {code, stdout, stderr, json}.
@@ -33,16 +33,6 @@ function bench(args, { env = {}, timeoutMs = 120000 } = {}) {
       resolve({ code, signal, stdout, stderr, json });
     });
   });
-}
-
-function parseMetrics(text) {
-  const out = new Map();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
 }
 
 // Sum of every series of `name` whose labels include model_name="tiny".

@@ -5,23 +5,12 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { expectCleanExit, sleep, startServer, tempDataDir, tinyModel } from './lib/harness.mjs';
-import { call, createKey, promtoolProblems } from './lib/gateway.mjs';
+import { call, createKey, parseMetrics, promtoolProblems } from './lib/gateway.mjs';
 
 const MAX_TOKENS = 4;
 const chat = (extra = {}) => ({
   model: 'tiny', messages: [{ role: 'user', content: 'hello there' }], max_tokens: MAX_TOKENS, ignore_eos: true, ...extra,
 });
-
-// Prometheus text -> Map of 'name{labels}' (labels as written) -> value.
-function parseMetrics(text) {
-  const out = new Map();
-  for (const line of text.split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const at = line.lastIndexOf(' ');
-    out.set(line.slice(0, at), Number(line.slice(at + 1)));
-  }
-  return out;
-}
 
 // 'name' + {a: 'x', b: 'y'} -> 'name{a="x",b="y"}' (in the order given: the server's).
 const key = (name, labels = {}) => {

@@ -99,6 +99,17 @@ export function makeCerts(dir) {
   return { ca: f('ca.pem'), cert: f('server.pem'), key: f('server.key'), clientCert: f('client.pem'), clientKey: f('client.key') };
 }
 
+// Prometheus text -> Map of 'name{labels}' (labels as written) -> value.
+export function parseMetrics(text) {
+  const out = new Map();
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const at = line.lastIndexOf(' ');
+    out.set(line.slice(0, at), Number(line.slice(at + 1)));
+  }
+  return out;
+}
+
 // Sum of a Prometheus counter over its labels.
 export function metricSum(text, name) {
   let sum = 0;
