@@ -272,6 +272,19 @@ bool ModelRegistry::make_room(size_t index, std::vector<std::shared_ptr<LoadedMo
     }
 }
 
+// make_room(), retried while the models in the way finish their requests (a reply reaches
+// its client a moment before the request lets go of its model), up to room_wait_ms.
+bool ModelRegistry::wait_for_room(size_t index,
+                                  std::vector<std::shared_ptr<LoadedModel>>& evicted) {
+    const int64_t deadline = steady_ms() + options_.room_wait_ms;
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+        if (make_room(index, evicted)) return true;
+        if (stopping_ || steady_ms() >= deadline) return false;
+        work_cv_.wait_for(lock, std::chrono::milliseconds(20));
+    }
+}
+
 // On-demand models idle for longer than their idle_unload_ms. mutex_ held.
 void ModelRegistry::unload_idle(std::vector<std::shared_ptr<LoadedModel>>& out) {
     const int64_t now = steady_ms();
@@ -323,11 +336,7 @@ void ModelRegistry::run_loader() {
 void ModelRegistry::load_one(size_t index) {
     const ModelSpec& spec = specs_[index];
     std::vector<std::shared_ptr<LoadedModel>> evicted;
-    bool fits = false;
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        fits = make_room(index, evicted);
-    }
+    const bool fits = wait_for_room(index, evicted);
     for (auto& m : evicted) m->engine.reset();
     Result<std::shared_ptr<LoadedModel>> m =
         Status::error("no room in the memory budget (" + mib(options_.memory_budget) +

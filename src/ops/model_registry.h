@@ -54,6 +54,9 @@ EngineOptions engine_options_for(const ModelSpec& spec, const EngineOptions& ser
 struct RegistryOptions {
     size_t memory_budget = 0;  // bytes for all loaded models (file + KV arena); 0: no limit
     size_t max_waiting = 64;   // requests waiting for one model's load; more get 503
+    // How long a load waits for the models in the way to finish their requests (they are
+    // evicted as soon as they are idle) before its requests get 503.
+    int64_t room_wait_ms = 30000;
 };
 
 enum class ModelState { kUnloaded, kLoading, kReady, kFailed };
@@ -119,6 +122,7 @@ class ModelRegistry {
     void run_loader();
     void load_one(size_t index);
     bool make_room(size_t index, std::vector<std::shared_ptr<LoadedModel>>& evicted);
+    bool wait_for_room(size_t index, std::vector<std::shared_ptr<LoadedModel>>& evicted);
     void unload_idle(std::vector<std::shared_ptr<LoadedModel>>& out);
     size_t estimate(size_t index) const;
     std::optional<size_t> index_of(const std::string& name) const;
