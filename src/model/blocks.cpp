@@ -48,9 +48,8 @@ void project_qkv(LayerContext& ctx, const LayerWeights& l, const AttentionOption
     ForwardState& st = ctx.st;
     const int64_t T = ctx.n_tokens;
     rms_norm_rows(st.x.data(), T, hp.n_embd, l.attn_norm.data(), hp.rms_eps, st.xn.data());
-    matmul(l.wq, st.xn.data(), T, st.q.data(), st.pool, st.matmul_scratch, st.kernels);
-    matmul(l.wk, st.xn.data(), T, st.k.data(), st.pool, st.matmul_scratch, st.kernels);
-    matmul(l.wv, st.xn.data(), T, st.v.data(), st.pool, st.matmul_scratch, st.kernels);
+    const MatmulOut qkv[] = {{&l.wq, st.q.data()}, {&l.wk, st.k.data()}, {&l.wv, st.v.data()}};
+    matmul_group(qkv, st.xn.data(), T, st.pool, st.matmul_scratch, st.kernels);
     if (opt.qkv_bias) {
         add_bias(st.q.data(), T, l.bq);
         add_bias(st.k.data(), T, l.bk);
@@ -148,8 +147,8 @@ void gated_ffn_block(LayerContext& ctx, const LayerWeights& l) {
     ForwardState& st = ctx.st;
     const int64_t T = ctx.n_tokens;
     rms_norm_rows(st.x.data(), T, hp.n_embd, l.ffn_norm.data(), hp.rms_eps, st.xn.data());
-    matmul(l.w_gate, st.xn.data(), T, st.gate.data(), st.pool, st.matmul_scratch, st.kernels);
-    matmul(l.w_up, st.xn.data(), T, st.up.data(), st.pool, st.matmul_scratch, st.kernels);
+    const MatmulOut gate_up[] = {{&l.w_gate, st.gate.data()}, {&l.w_up, st.up.data()}};
+    matmul_group(gate_up, st.xn.data(), T, st.pool, st.matmul_scratch, st.kernels);
     swiglu_rows(ctx);
     matmul(l.w_down, st.gate.data(), T, st.xn.data(), st.pool, st.matmul_scratch, st.kernels);
     add_rows(st.x.data(), st.xn.data(), T * hp.n_embd);

@@ -1,6 +1,7 @@
 #include "tensor/matmul.h"
 
 #include <algorithm>
+#include <span>
 
 #include "core/status.h"
 
@@ -60,24 +61,60 @@ int64_t batch_row_tile(int64_t n_rows, int64_t n_token_tiles, int n_threads) {
 
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             MatmulScratch& scratch, const KernelTable& kernels) {
-    const TypeKernels& wk = kernels[w.type];
-    CITADEL_CHECK(wk.gemm != nullptr);
-    size_t x_row_bytes = 0;
-    const uint8_t* act =
-        prepare_activations(wk, x, n_tokens, w.n_cols, &x_row_bytes, pool, scratch, kernels);
+    const MatmulOut out{&w, y};
+    matmul_group(std::span<const MatmulOut>(&out, 1), x, n_tokens, pool, scratch, kernels);
+}
 
+// The activations of every matrix of a group are converted the same way.
+static bool same_input(std::span<const MatmulOut> outs, const KernelTable& kernels) {
+    const TypeKernels& first = kernels[outs.front().w->type];
+    for (const MatmulOut& o : outs) {
+        const TypeKernels& k = kernels[o.w->type];
+        if (k.act_type != first.act_type || k.quantize_act_row != first.quantize_act_row ||
+            o.w->n_cols != outs.front().w->n_cols) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void matmul_group(std::span<const MatmulOut> outs, const float* x, int64_t n_tokens,
+                  ThreadPool& pool, MatmulScratch& scratch, const KernelTable& kernels) {
+    CITADEL_CHECK(!outs.empty() && outs.size() <= kMaxGroup);
+    if (!same_input(outs, kernels)) {
+        for (const MatmulOut& o : outs) matmul(*o.w, x, n_tokens, o.y, pool, scratch, kernels);
+        return;
+    }
+    const int64_t n_cols = outs.front().w->n_cols;
+    size_t x_row_bytes = 0;
+    const uint8_t* act = prepare_activations(kernels[outs.front().w->type], x, n_tokens, n_cols,
+                                             &x_row_bytes, pool, scratch, kernels);
     const int64_t n_token_tiles = (n_tokens + kTokenTile - 1) / kTokenTile;
-    const int64_t row_tile = n_tokens == 1 ? decode_row_tile(w.n_rows, pool.size())
-                                           : batch_row_tile(w.n_rows, n_token_tiles, pool.size());
-    const int64_t n_row_tiles = (w.n_rows + row_tile - 1) / row_tile;
+    int64_t total_rows = 0;
+    for (const MatmulOut& o : outs) total_rows += o.w->n_rows;
+    // Tiles per matrix, sized from the whole group's rows so small matrices (K, V) do not
+    // become many tiny tasks; tasks numbered matrix after matrix.
+    int64_t row_tile[kMaxGroup], first_task[kMaxGroup + 1];
+    first_task[0] = 0;
+    for (size_t m = 0; m < outs.size(); ++m) {
+        const int64_t rows = outs[m].w->n_rows;
+        row_tile[m] = n_tokens == 1 ? std::min(decode_row_tile(total_rows, pool.size()), rows)
+                                    : batch_row_tile(rows, n_token_tiles, pool.size());
+        first_task[m + 1] = first_task[m] + (rows + row_tile[m] - 1) / row_tile[m] * n_token_tiles;
+    }
     // Consecutive tasks share a row tile, so a thread reuses the weights it just loaded.
-    pool.parallel_for(n_row_tiles * n_token_tiles, [&](int64_t task, int) {
-        const int64_t r0 = (task / n_token_tiles) * row_tile;
-        const int64_t t0 = (task % n_token_tiles) * kTokenTile;
-        const int n_rows = int(std::min(row_tile, w.n_rows - r0));
+    pool.parallel_for(first_task[outs.size()], [&](int64_t task, int) {
+        size_t m = 0;
+        while (task >= first_task[m + 1]) ++m;
+        const WeightView& w = *outs[m].w;
+        const int64_t local = task - first_task[m];
+        const int64_t r0 = (local / n_token_tiles) * row_tile[m];
+        const int64_t t0 = (local % n_token_tiles) * kTokenTile;
+        const int n_rows = int(std::min(row_tile[m], w.n_rows - r0));
         const int n_tok = int(std::min(kTokenTile, n_tokens - t0));
-        wk.gemm(w.n_cols, w.row(r0), w.row_bytes, n_rows, act + size_t(t0) * x_row_bytes,
-                x_row_bytes, n_tok, y + t0 * w.n_rows + r0, size_t(w.n_rows));
+        kernels[w.type].gemm(w.n_cols, w.row(r0), w.row_bytes, n_rows,
+                             act + size_t(t0) * x_row_bytes, x_row_bytes, n_tok,
+                             outs[m].y + t0 * w.n_rows + r0, size_t(w.n_rows));
     });
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "tensor/dtype.h"
@@ -36,6 +37,19 @@ struct MatmulScratch {
 // tokens, each tile one call of the type's GEMM kernel.
 void matmul(const WeightView& w, const float* x, int64_t n_tokens, float* y, ThreadPool& pool,
             MatmulScratch& scratch, const KernelTable& kernels);
+
+// One product of a group: y = w x.
+struct MatmulOut {
+    const WeightView* w;
+    float* y;
+};
+constexpr size_t kMaxGroup = 4;
+
+// Several matrices with the same n_cols times the same activations (Q, K and V; gate and
+// up): the activations are converted once and one parallel job covers every matrix, so the
+// threads meet once instead of once per matrix. Same results as matmul() on each.
+void matmul_group(std::span<const MatmulOut> outs, const float* x, int64_t n_tokens,
+                  ThreadPool& pool, MatmulScratch& scratch, const KernelTable& kernels);
 
 // dst[0..n_cols) = row r of w as floats.
 void dequantize_row(const WeightView& w, int64_t r, float* dst, const KernelTable& kernels);

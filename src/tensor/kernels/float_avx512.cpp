@@ -33,8 +33,29 @@ struct TileArgs {
     bool accumulate;  // add to out instead of overwriting it
 };
 
+// The sums of four registers: lane i of the result is the sum of the lanes of v[i].
+inline __m128 reduce4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    const __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));
+    const __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));
+    // Per 128-bit lane: [a0+a2, b0+b2, c0+c2, d0+d2] + [a1+a3, b1+b3, c1+c3, d1+d3].
+    const __m512 abcd = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(1, 0, 1, 0)),
+                                      _mm512_shuffle_ps(ab, cd, _MM_SHUFFLE(3, 2, 3, 2)));
+    const __m256 half =
+        _mm256_add_ps(_mm512_castps512_ps256(abcd), _mm512_extractf32x8_ps(abcd, 1));
+    return _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+}
+
 template <int R, int T>
 void store(const TileArgs& a, __m512 (&acc)[R][T]) {
+    if constexpr (R == 4) {
+        for (int t = 0; t < T; ++t) {
+            float* o = a.out + t * a.out_stride;
+            __m128 v = reduce4(acc[0][t], acc[1][t], acc[2][t], acc[3][t]);
+            if (a.accumulate) v = _mm_add_ps(v, _mm_loadu_ps(o));
+            _mm_storeu_ps(o, v);
+        }
+        return;
+    }
     for (int t = 0; t < T; ++t) {
         for (int r = 0; r < R; ++r) {
             float* o = a.out + t * a.out_stride + r;
@@ -151,56 +172,58 @@ struct Bf16DotTile {
 constexpr int kRows = 4;    // rows per register tile
 constexpr int kTokens = 6;  // tokens per register tile
 
-// All tokens of one panel of R rows, in register tiles of kTokens.
-template <class K, int R>
-void panel(TileArgs a, int n_tokens) {
+// One register tile of T tokens against every row of the chunk, in panels of kRows rows:
+// the tokens' activations stay in L1 while the weights (half their size for 16-bit types)
+// stream from L2.
+template <class K, int T>
+void rows_of_token_tile(TileArgs a, int n_rows) {
+    for (int r0 = 0; r0 < n_rows; r0 += kRows) {
+        switch (std::min(kRows, n_rows - r0)) {
+            case 1:
+                K::template run<1, T>(a);
+                break;
+            case 2:
+                K::template run<2, T>(a);
+                break;
+            case 3:
+                K::template run<3, T>(a);
+                break;
+            default:
+                K::template run<4, T>(a);
+                break;
+        }
+        a.w += kRows * a.w_row_bytes;
+        a.out += kRows;
+    }
+}
+
+// All rows and tokens of one chunk, token tile after token tile.
+template <class K>
+void chunk_all_rows(TileArgs a, int n_rows, int n_tokens) {
     int t = 0;
     for (; t + kTokens <= n_tokens; t += kTokens) {
-        K::template run<R, kTokens>(a);
+        rows_of_token_tile<K, kTokens>(a, n_rows);
         a.x += kTokens * a.x_row_bytes;
         a.out += kTokens * a.out_stride;
     }
     switch (n_tokens - t) {
         case 1:
-            K::template run<R, 1>(a);
+            rows_of_token_tile<K, 1>(a, n_rows);
             break;
         case 2:
-            K::template run<R, 2>(a);
+            rows_of_token_tile<K, 2>(a, n_rows);
             break;
         case 3:
-            K::template run<R, 3>(a);
+            rows_of_token_tile<K, 3>(a, n_rows);
             break;
         case 4:
-            K::template run<R, 4>(a);
+            rows_of_token_tile<K, 4>(a, n_rows);
             break;
         case 5:
-            K::template run<R, 5>(a);
+            rows_of_token_tile<K, 5>(a, n_rows);
             break;
         default:
             break;
-    }
-}
-
-// All rows and tokens of one chunk, in panels of kRows rows.
-template <class K>
-void chunk_all_rows(TileArgs a, int n_rows, int n_tokens) {
-    for (int r0 = 0; r0 < n_rows; r0 += kRows) {
-        switch (std::min(kRows, n_rows - r0)) {
-            case 1:
-                panel<K, 1>(a, n_tokens);
-                break;
-            case 2:
-                panel<K, 2>(a, n_tokens);
-                break;
-            case 3:
-                panel<K, 3>(a, n_tokens);
-                break;
-            default:
-                panel<K, 4>(a, n_tokens);
-                break;
-        }
-        a.w += kRows * a.w_row_bytes;
-        a.out += kRows;
     }
 }
 

@@ -191,12 +191,6 @@ inline __m512i nibbles(const uint8_t* a, const uint8_t* b) {
     return _mm512_and_si512(q, _mm512_set1_epi8(0x0F));
 }
 
-struct Q4Rows {
-    using Block = BlockQ4_0;
-    static constexpr int kOffset = 8;
-    static __m512i weights(const Block& a, const Block& b) { return nibbles(a.qs, b.qs); }
-};
-
 struct Q5Rows {
     using Block = BlockQ5_0;
     static constexpr int kOffset = 16;
@@ -263,12 +257,6 @@ void gemm_q8_0(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const v
 }
 
 }  // namespace
-
-void gemv_q4_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
-                      float* out) {
-    gemm_rows<Q4Rows>(n, static_cast<const uint8_t*>(w), w_row_bytes, n_rows,
-                      static_cast<const BlockQ8_0*>(x), out);
-}
 
 void gemv_q5_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
                       float* out) {

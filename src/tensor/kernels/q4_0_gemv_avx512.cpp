@@ -1,0 +1,126 @@
+// Q4_0 x Q8_0 for one token (decoding) with AVX-512 VNNI, four weight rows per register.
+//
+// 128-bit lane r of a register holds the 16 quant bytes of block i of row r. Their low nibbles
+// (elements 0..15) meet the token's first 16 bytes and their high nibbles (elements 16..31)
+// its last 16, in two VNNI dots, so int32 lane 4r + k sums the products of elements
+// 4k..4k+3 and 16+4k..16+4k+3 of row r (exact). Per block and four rows that is one load
+// and three inserts, two masks and a shift, two dots, and the four rows' scales gathered
+// into one register by masked broadcasts: about half the work of pairing two rows per
+// register (q8_0_avx512.cpp), which mattered because Q4_0 decoding was compute bound.
+//
+// VNNI multiplies unsigned by signed bytes: the quants stay unsigned (0..15) and the dot
+// starts from -8 x (sum of the token's bytes of the lane) to subtract the offset of 8.
+// Rows accumulate in float lanes block after block and are summed at the end; the order
+// differs from the scalar kernel's, which the tests allow for (integer sums are exact).
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "tensor/blocks.h"
+
+namespace citadel {
+namespace {
+
+constexpr int kQK = 32;
+// Software prefetch distance (as the pair kernel: ~8 KB ahead, whole groups of rows).
+constexpr size_t kPrefetchBytes = 8192;
+
+// One block of the token, ready for the kernel.
+struct alignas(64) TokenBlock {
+    __m512i lo;     // elements 0..15 in every 128-bit lane
+    __m512i hi;     // elements 16..31 in every 128-bit lane
+    __m512i start;  // -8 x (x[4k..4k+3] + x[16+4k..16+4k+3]) in lane k of every 128-bit lane
+    __m512 d;       // the block's scale in every lane
+};
+
+void prepare_token(const BlockQ8_0* x, int64_t nb, TokenBlock* out) {
+    const __m512i ones = _mm512_set1_epi8(1);
+    for (int64_t i = 0; i < nb; ++i) {
+        TokenBlock& t = out[i];
+        t.lo = _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs)));
+        t.hi =
+            _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs + 16)));
+        const __m512i sum = _mm512_dpbusd_epi32(
+            _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, t.lo), ones, t.hi);
+        t.start = _mm512_mullo_epi32(sum, _mm512_set1_epi32(-8));
+        t.d = _mm512_set1_ps(_cvtsh_ss(x[i].d));
+    }
+}
+
+// The quants of block i of four rows, 128-bit lane r for row r.
+inline __m512i quads(const BlockQ4_0* const* r, int64_t i) {
+    auto q = [&](int k) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(r[k][i].qs)); };
+    __m512i v = _mm512_castsi128_si512(q(0));
+    v = _mm512_inserti32x4(v, q(1), 1);
+    v = _mm512_inserti32x4(v, q(2), 2);
+    return _mm512_inserti32x4(v, q(3), 3);
+}
+
+// The scales of block i of four rows as floats, row r in lanes 4r..4r+3.
+inline __m512 scales(const BlockQ4_0* const* r, int64_t i) {
+    auto h = [&](int k) { return _mm_loadu_si16(&r[k][i].d); };
+    __m256i s = _mm256_broadcastw_epi16(h(0));
+    s = _mm256_mask_broadcastw_epi16(s, 0x00F0, h(1));
+    s = _mm256_mask_broadcastw_epi16(s, 0x0F00, h(2));
+    s = _mm256_mask_broadcastw_epi16(s, 0xF000, h(3));
+    return _mm512_cvtph_ps(s);
+}
+
+// Sums of lanes 4r..4r+3 of `acc` for the first `rows` of its four rows.
+inline void store_rows(__m512 acc, float* out, int rows) {
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, acc);
+    for (int r = 0; r < rows; ++r) {
+        out[r] = (lanes[4 * r] + lanes[4 * r + 1]) + (lanes[4 * r + 2] + lanes[4 * r + 3]);
+    }
+}
+
+}  // namespace
+
+void gemv_q4_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                      float* out) {
+    const int64_t nb = n / kQK;
+    thread_local std::vector<TokenBlock> token;
+    if (token.size() < size_t(nb)) token.resize(size_t(nb));
+    prepare_token(static_cast<const BlockQ8_0*>(x), nb, token.data());
+
+    const auto* wb = static_cast<const uint8_t*>(w);
+    const size_t group_bytes = 8 * w_row_bytes;
+    const size_t ahead =
+        std::max<size_t>(1, (kPrefetchBytes + group_bytes - 1) / group_bytes) * group_bytes;
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    for (int r0 = 0; r0 < n_rows; r0 += 8) {
+        const int rows = std::min(8, n_rows - r0);
+        const BlockQ4_0* wr[8];
+        for (int r = 0; r < 8; ++r) {
+            wr[r] = reinterpret_cast<const BlockQ4_0*>(wb + size_t(r0 + std::min(r, rows - 1)) *
+                                                                w_row_bytes);
+        }
+        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (int64_t i = 0; i < nb; ++i) {
+            const TokenBlock& t = token[size_t(i)];
+            if ((i & 1) ==
+                0) {  // rows advance 18 bytes a block: every other block covers every line
+                for (int r = 0; r < 8; ++r) {
+                    _mm_prefetch(reinterpret_cast<const char*>(&wr[r][i]) + ahead, _MM_HINT_T0);
+                }
+            }
+            for (int g = 0; g < 2; ++g) {
+                const BlockQ4_0* const* r = &wr[4 * g];
+                const __m512i q = quads(r, i);
+                const __m512i lo = _mm512_and_si512(q, low4);
+                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+                const __m512i dot =
+                    _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(t.start, lo, t.lo), hi, t.hi);
+                const __m512 d = _mm512_mul_ps(scales(r, i), t.d);
+                acc[g] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[g]);
+            }
+        }
+        store_rows(acc[0], out + r0, std::min(rows, 4));
+        if (rows > 4) store_rows(acc[1], out + r0 + 4, rows - 4);
+    }
+}
+
+}  // namespace citadel
