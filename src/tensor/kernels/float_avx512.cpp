@@ -56,10 +56,12 @@ void store(const TileArgs& a, __m512 (&acc)[R][T]) {
         }
         return;
     }
+    // Fewer rows: the same order of additions for each (reduce4 of a row with itself).
     for (int t = 0; t < T; ++t) {
         for (int r = 0; r < R; ++r) {
             float* o = a.out + t * a.out_stride + r;
-            const float v = _mm512_reduce_add_ps(acc[r][t]);
+            const __m512 v4 = acc[r][t];
+            const float v = _mm_cvtss_f32(reduce4(v4, v4, v4, v4));
             *o = a.accumulate ? *o + v : v;
         }
     }
@@ -331,7 +333,11 @@ void gemv_f16(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const
                 acc[r] = _mm512_fmadd_ps(F16Load::load_tail(wr[r] + full, tail), xv, acc[r]);
             }
         }
-        for (int r = 0; r < rows; ++r) out[r0 + r] = _mm512_reduce_add_ps(acc[r]);
+        // Summed as the prompt tiles sum (store()), so a token decodes the same alone or
+        // in a batch.
+        alignas(16) float sums[4];
+        _mm_store_ps(sums, reduce4(acc[0], acc[1], acc[2], acc[3]));
+        for (int r = 0; r < rows; ++r) out[r0 + r] = sums[r];
     }
 }
 
