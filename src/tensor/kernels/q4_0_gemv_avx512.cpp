@@ -10,8 +10,9 @@
 //
 // VNNI multiplies unsigned by signed bytes: the quants stay unsigned (0..15) and the dot
 // starts from -8 x (sum of the token's bytes of the lane) to subtract the offset of 8.
-// Rows accumulate in float lanes block after block and are summed at the end; the order
-// differs from the scalar kernel's, which the tests allow for (integer sums are exact).
+// Each row accumulates in 16 float lanes, lanes 4k..4k+3 taking blocks k, k+4, ..., and is
+// summed as the batch kernel sums (legacy_avx512.cpp): a token's result is the same decoded
+// alone or in a batch. The order differs from the scalar kernel's, which the tests allow for.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -68,13 +69,18 @@ inline __m512 scales(const BlockQ4_0* const* r, int64_t i) {
     return _mm512_cvtph_ps(s);
 }
 
-// Sums of lanes 4r..4r+3 of `acc` for the first `rows` of its four rows.
-inline void store_rows(__m512 acc, float* out, int rows) {
-    alignas(64) float lanes[16];
-    _mm512_store_ps(lanes, acc);
-    for (int r = 0; r < rows; ++r) {
-        out[r] = (lanes[4 * r] + lanes[4 * r + 1]) + (lanes[4 * r + 2] + lanes[4 * r + 3]);
-    }
+// Row r's 16 accumulator lanes as the batch kernel (legacy_avx512.cpp) holds them: lanes
+// 4k..4k+3 from acc[k] (blocks k, k+4, k+8, ...), summed by the same reduction, so a token
+// gets the same result decoded alone or in a batch. acc[k] holds four rows, row r in its
+// 128-bit lane r.
+inline void store_rows(const __m512 (&acc)[4], float* out, int rows) {
+    const __m512 t0 = _mm512_shuffle_f32x4(acc[0], acc[1], 0x44);
+    const __m512 t1 = _mm512_shuffle_f32x4(acc[0], acc[1], 0xEE);
+    const __m512 t2 = _mm512_shuffle_f32x4(acc[2], acc[3], 0x44);
+    const __m512 t3 = _mm512_shuffle_f32x4(acc[2], acc[3], 0xEE);
+    const __m512 row[4] = {_mm512_shuffle_f32x4(t0, t2, 0x88), _mm512_shuffle_f32x4(t0, t2, 0xDD),
+                           _mm512_shuffle_f32x4(t1, t3, 0x88), _mm512_shuffle_f32x4(t1, t3, 0xDD)};
+    for (int r = 0; r < rows; ++r) out[r] = _mm512_reduce_add_ps(row[r]);
 }
 
 }  // namespace
@@ -98,7 +104,10 @@ void gemv_q4_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, 
             wr[r] = reinterpret_cast<const BlockQ4_0*>(wb + size_t(r0 + std::min(r, rows - 1)) *
                                                                 w_row_bytes);
         }
-        __m512 acc[2] = {_mm512_setzero_ps(), _mm512_setzero_ps()};
+        // acc[g][k]: rows 4g..4g+3, blocks k, k+4, k+8, ... (the batch kernel's lanes).
+        __m512 acc[2][4];
+        for (auto& a : acc)
+            for (__m512& v : a) v = _mm512_setzero_ps();
         for (int64_t i = 0; i < nb; ++i) {
             const TokenBlock& t = token[size_t(i)];
             if ((i & 1) ==
@@ -115,7 +124,8 @@ void gemv_q4_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, 
                 const __m512i dot =
                     _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(t.start, lo, t.lo), hi, t.hi);
                 const __m512 d = _mm512_mul_ps(scales(r, i), t.d);
-                acc[g] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[g]);
+                __m512& a = acc[g][i & 3];
+                a = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), d, a);
             }
         }
         store_rows(acc[0], out + r0, std::min(rows, 4));
