@@ -71,9 +71,7 @@ TEST(MatmulGroup, SameResultsAsOneProductAtATime) {
 }
 
 // A token's products are the same alone (decoding) and inside a batch of 16 (the serving
-// engine batches sequences): bit for bit, for every type whose kernels keep that promise.
-// The K-quants do not yet: their batch tiles add in another order than their decode kernels
-// (results agree within rounding only).
+// engine batches sequences): bit for bit, for every type.
 TEST(Matmul, TokenAloneEqualsTokenInABatch) {
     const int64_t n_cols = 896, n_rows = 70, n_tokens = 16;
     std::mt19937 rng(5);
@@ -82,7 +80,9 @@ TEST(Matmul, TokenAloneEqualsTokenInABatch) {
     for (float& v : x) v = dist(rng);
     ThreadPool pool(2);
     MatmulScratch scratch;
-    for (DType type : {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0}) {
+    for (DType type :
+         {DType::F32, DType::F16, DType::BF16, DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+          DType::Q5_1, DType::Q2_K, DType::Q3_K, DType::Q4_K, DType::Q5_K, DType::Q6_K}) {
         const Matrix m = random_matrix(type, n_rows, n_cols, 11);
         std::vector<float> batch(static_cast<size_t>(n_tokens * n_rows));
         std::vector<float> alone(static_cast<size_t>(n_rows));

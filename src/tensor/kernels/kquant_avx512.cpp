@@ -12,6 +12,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 
 #include "tensor/blocks.h"
@@ -188,12 +189,25 @@ inline const BlockQ8_K* act_block(const void* x, size_t x_row_bytes, int t, int6
 
 // ---- few tokens: stream the weights ------------------------------------------------------
 
-// Dots one weight row with T tokens; out_t[t] receives the result of token t.
+// The sums of the lanes of a (16 lanes) and of b (8 lanes), both reduced in one register.
+inline void sum_pair(__m512i a, __m256i b, int32_t& sum_a, int32_t& sum_b) {
+    const __m256i a8 = _mm256_add_epi32(_mm512_castsi512_si256(a), _mm512_extracti64x4_epi64(a, 1));
+    __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(a8), b, 1);
+    v = _mm512_add_epi32(v, _mm512_shuffle_i32x4(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_BADC));
+    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_CDAB));
+    sum_a = _mm512_cvtsi512_si32(v);
+    sum_b = _mm_cvtsi128_si32(_mm512_extracti32x4_epi32(v, 2));
+}
+
+// Dots one weight row with T tokens; out_t[t] receives the result of token t. Each block's
+// integer sums are added across lanes (exactly) and applied as the panel kernel applies them
+// to its row lane (one fma for the levels, one for the mins), so a token gets the same result
+// here, decoded alone, as inside a batch.
 template <typename Block, int T>
 void direct_row(int64_t n_blocks, const Block* w, const void* x, size_t x_row_bytes, float* out,
                 size_t out_stride) {
-    __m512 acc[T];
-    for (int t = 0; t < T; ++t) acc[t] = _mm512_setzero_ps();
+    float acc[T] = {};
     const __m512i lane_quad = _mm512_srli_epi32(
         _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
     for (int64_t b = 0; b < n_blocks; ++b) {
@@ -212,13 +226,16 @@ void direct_row(int64_t n_blocks, const Block* w, const void* x, size_t x_row_by
                 isum = _mm512_add_epi32(isum, _mm512_mullo_epi32(dot, scale[z]));
             }
             const __m256i bsums = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(xb->bsums));
-            const __m512i msum = _mm512_zextsi256_si512(_mm256_madd_epi16(k.mn16, bsums));
-            acc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum), _mm512_set1_ps(k.d * xb->d), acc[t]);
-            acc[t] =
-                _mm512_fnmadd_ps(_mm512_cvtepi32_ps(msum), _mm512_set1_ps(k.dmin * xb->d), acc[t]);
+            const __m256i msum = _mm256_madd_epi16(k.mn16, bsums);
+            int32_t levels_sum, mins_sum;
+            sum_pair(isum, msum, levels_sum, mins_sum);
+            const float levels = float(levels_sum);
+            const float mins = float(mins_sum);
+            acc[t] = std::fma(levels, k.d * xb->d, acc[t]);
+            acc[t] = std::fma(-mins, k.dmin * xb->d, acc[t]);
         }
     }
-    for (int t = 0; t < T; ++t) out[size_t(t) * out_stride] = _mm512_reduce_add_ps(acc[t]);
+    for (int t = 0; t < T; ++t) out[size_t(t) * out_stride] = acc[t];
 }
 
 // direct_row as the RowDot of gemm_by_token_groups.

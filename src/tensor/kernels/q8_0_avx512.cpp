@@ -178,32 +178,6 @@ struct Q8Rows {
     }
 };
 
-// Low nibbles are elements 0..15, high nibbles 16..31: each 16-byte quant array is placed
-// twice and the upper copies shifted down by 4.
-inline __m512i nibbles(const uint8_t* a, const uint8_t* b) {
-    const __m256i qa =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(a)));
-    const __m256i qb =
-        _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(b)));
-    // Shift counts per 16-bit lane: 0 in 128-bit lanes 0 and 2, 4 in lanes 1 and 3.
-    const __m512i shifts = _mm512_maskz_mov_epi64(0xcc, _mm512_set1_epi16(4));
-    const __m512i q = _mm512_srlv_epi16(join(qa, qb), shifts);
-    return _mm512_and_si512(q, _mm512_set1_epi8(0x0F));
-}
-
-struct Q5Rows {
-    using Block = BlockQ5_0;
-    static constexpr int kOffset = 16;
-    static __m512i weights(const Block& a, const Block& b) {
-        uint32_t ha, hb;
-        std::memcpy(&ha, a.qh, 4);
-        std::memcpy(&hb, b.qh, 4);
-        const __mmask64 high = _cvtu64_mask64(uint64_t(ha) | uint64_t(hb) << 32);
-        const __m512i low = nibbles(a.qs, b.qs);
-        return _mm512_or_si512(low, _mm512_maskz_mov_epi8(high, _mm512_set1_epi8(0x10)));
-    }
-};
-
 // Decoding: one token, rows in pairs (both halves of a register are rows). Rows follow each
 // other in memory, so the kernel walks 8 at a time and prefetches whole groups ahead.
 template <class P>
@@ -257,12 +231,6 @@ void gemm_q8_0(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const v
 }
 
 }  // namespace
-
-void gemv_q5_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
-                      float* out) {
-    gemm_rows<Q5Rows>(n, static_cast<const uint8_t*>(w), w_row_bytes, n_rows,
-                      static_cast<const BlockQ8_0*>(x), out);
-}
 
 void register_q8_0_avx512(KernelTable& t) {
     t[DType::Q8_0].gemm = gemm_q8_0;

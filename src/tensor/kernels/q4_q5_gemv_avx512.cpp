@@ -1,4 +1,4 @@
-// Q4_0 x Q8_0 for one token (decoding) with AVX-512 VNNI, four weight rows per register.
+// Q4_0 / Q5_0 x Q8_0 for one token (decoding) with AVX-512 VNNI, four weight rows per register.
 //
 // 128-bit lane r of a register holds the 16 quant bytes of block i of row r. Their low nibbles
 // (elements 0..15) meet the token's first 16 bytes and their high nibbles (elements 16..31)
@@ -32,11 +32,11 @@ constexpr size_t kPrefetchBytes = 8192;
 struct alignas(64) TokenBlock {
     __m512i lo;     // elements 0..15 in every 128-bit lane
     __m512i hi;     // elements 16..31 in every 128-bit lane
-    __m512i start;  // -8 x (x[4k..4k+3] + x[16+4k..16+4k+3]) in lane k of every 128-bit lane
+    __m512i start;  // -offset x (x[4k..4k+3] + x[16+4k..16+4k+3]) in lane k of each 128-bit lane
     __m512 d;       // the block's scale in every lane
 };
 
-void prepare_token(const BlockQ8_0* x, int64_t nb, TokenBlock* out) {
+void prepare_token(const BlockQ8_0* x, int64_t nb, int offset, TokenBlock* out) {
     const __m512i ones = _mm512_set1_epi8(1);
     for (int64_t i = 0; i < nb; ++i) {
         TokenBlock& t = out[i];
@@ -45,13 +45,14 @@ void prepare_token(const BlockQ8_0* x, int64_t nb, TokenBlock* out) {
             _mm512_broadcast_i32x4(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x[i].qs + 16)));
         const __m512i sum = _mm512_dpbusd_epi32(
             _mm512_dpbusd_epi32(_mm512_setzero_si512(), ones, t.lo), ones, t.hi);
-        t.start = _mm512_mullo_epi32(sum, _mm512_set1_epi32(-8));
+        t.start = _mm512_mullo_epi32(sum, _mm512_set1_epi32(-offset));
         t.d = _mm512_set1_ps(_cvtsh_ss(x[i].d));
     }
 }
 
 // The quants of block i of four rows, 128-bit lane r for row r.
-inline __m512i quads(const BlockQ4_0* const* r, int64_t i) {
+template <class Block>
+inline __m512i quads(const Block* const* r, int64_t i) {
     auto q = [&](int k) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(r[k][i].qs)); };
     __m512i v = _mm512_castsi128_si512(q(0));
     v = _mm512_inserti32x4(v, q(1), 1);
@@ -59,8 +60,43 @@ inline __m512i quads(const BlockQ4_0* const* r, int64_t i) {
     return _mm512_inserti32x4(v, q(3), 3);
 }
 
+// Levels of block i of four rows: elements 0..15 in `lo`, 16..31 in `hi`.
+struct Q4 {
+    using Block = BlockQ4_0;
+    static constexpr int kOffset = 8;
+    static void levels(const Block* const* r, int64_t i, __m512i& lo, __m512i& hi) {
+        const __m512i low4 = _mm512_set1_epi8(0x0F);
+        const __m512i q = quads(r, i);
+        lo = _mm512_and_si512(q, low4);
+        hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+    }
+};
+
+// Q5_0: the fifth bit of element j is bit j of qh.
+struct Q5 {
+    using Block = BlockQ5_0;
+    static constexpr int kOffset = 16;
+    static void levels(const Block* const* r, int64_t i, __m512i& lo, __m512i& hi) {
+        const __m512i low4 = _mm512_set1_epi8(0x0F);
+        const __m512i q = quads(r, i);
+        lo = _mm512_and_si512(q, low4);
+        hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        uint64_t mlo = 0, mhi = 0;
+        for (int k = 0; k < 4; ++k) {
+            uint32_t h;
+            std::memcpy(&h, r[k][i].qh, 4);
+            mlo |= uint64_t(h & 0xFFFF) << (16 * k);
+            mhi |= uint64_t(h >> 16) << (16 * k);
+        }
+        const __m512i bit4 = _mm512_set1_epi8(0x10);
+        lo = _mm512_or_si512(lo, _mm512_maskz_mov_epi8(_cvtu64_mask64(mlo), bit4));
+        hi = _mm512_or_si512(hi, _mm512_maskz_mov_epi8(_cvtu64_mask64(mhi), bit4));
+    }
+};
+
 // The scales of block i of four rows as floats, row r in lanes 4r..4r+3.
-inline __m512 scales(const BlockQ4_0* const* r, int64_t i) {
+template <class Block>
+inline __m512 scales(const Block* const* r, int64_t i) {
     auto h = [&](int k) { return _mm_loadu_si16(&r[k][i].d); };
     __m256i s = _mm256_broadcastw_epi16(h(0));
     s = _mm256_mask_broadcastw_epi16(s, 0x00F0, h(1));
@@ -83,26 +119,24 @@ inline void store_rows(const __m512 (&acc)[4], float* out, int rows) {
     for (int r = 0; r < rows; ++r) out[r] = _mm512_reduce_add_ps(row[r]);
 }
 
-}  // namespace
-
-void gemv_q4_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
-                      float* out) {
+template <class K>
+void gemv(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x, float* out) {
+    using Block = typename K::Block;
     const int64_t nb = n / kQK;
     thread_local std::vector<TokenBlock> token;
     if (token.size() < size_t(nb)) token.resize(size_t(nb));
-    prepare_token(static_cast<const BlockQ8_0*>(x), nb, token.data());
+    prepare_token(static_cast<const BlockQ8_0*>(x), nb, K::kOffset, token.data());
 
     const auto* wb = static_cast<const uint8_t*>(w);
     const size_t group_bytes = 8 * w_row_bytes;
     const size_t ahead =
         std::max<size_t>(1, (kPrefetchBytes + group_bytes - 1) / group_bytes) * group_bytes;
-    const __m512i low4 = _mm512_set1_epi8(0x0F);
     for (int r0 = 0; r0 < n_rows; r0 += 8) {
         const int rows = std::min(8, n_rows - r0);
-        const BlockQ4_0* wr[8];
+        const Block* wr[8];
         for (int r = 0; r < 8; ++r) {
-            wr[r] = reinterpret_cast<const BlockQ4_0*>(wb + size_t(r0 + std::min(r, rows - 1)) *
-                                                                w_row_bytes);
+            wr[r] = reinterpret_cast<const Block*>(wb + size_t(r0 + std::min(r, rows - 1)) *
+                                                            w_row_bytes);
         }
         // acc[g][k]: rows 4g..4g+3, blocks k, k+4, k+8, ... (the batch kernel's lanes).
         __m512 acc[2][4];
@@ -110,17 +144,16 @@ void gemv_q4_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, 
             for (__m512& v : a) v = _mm512_setzero_ps();
         for (int64_t i = 0; i < nb; ++i) {
             const TokenBlock& t = token[size_t(i)];
-            if ((i & 1) ==
-                0) {  // rows advance 18 bytes a block: every other block covers every line
+            // Rows advance 18 (Q5_0: 22) bytes a block: every other block covers every line.
+            if ((i & 1) == 0) {
                 for (int r = 0; r < 8; ++r) {
                     _mm_prefetch(reinterpret_cast<const char*>(&wr[r][i]) + ahead, _MM_HINT_T0);
                 }
             }
             for (int g = 0; g < 2; ++g) {
-                const BlockQ4_0* const* r = &wr[4 * g];
-                const __m512i q = quads(r, i);
-                const __m512i lo = _mm512_and_si512(q, low4);
-                const __m512i hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+                const Block* const* r = &wr[4 * g];
+                __m512i lo, hi;
+                K::levels(r, i, lo, hi);
                 const __m512i dot =
                     _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(t.start, lo, t.lo), hi, t.hi);
                 const __m512 d = _mm512_mul_ps(scales(r, i), t.d);
@@ -131,6 +164,18 @@ void gemv_q4_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, 
         store_rows(acc[0], out + r0, std::min(rows, 4));
         if (rows > 4) store_rows(acc[1], out + r0 + 4, rows - 4);
     }
+}
+
+}  // namespace
+
+void gemv_q4_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                      float* out) {
+    gemv<Q4>(n, w, w_row_bytes, n_rows, x, out);
+}
+
+void gemv_q5_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
+                      float* out) {
+    gemv<Q5>(n, w, w_row_bytes, n_rows, x, out);
 }
 
 }  // namespace citadel
