@@ -9,6 +9,7 @@
 
 #include "tensor/kernels.h"
 #include "tensor/kernels/exp_avx512.h"
+#include "tensor/kernels/transpose_avx512.h"
 
 namespace citadel {
 
@@ -33,16 +34,13 @@ struct Tile {
 
 // Converts keys j0..j0+nk-1 (transposed) and values to F32; missing keys are zero.
 void load_keys(const AttentionTile& a, int64_t j0, int nk, const Tile& t) {
-    alignas(64) float row[kKeys];
     for (int64_t d0 = 0; d0 < a.head_dim; d0 += 16) {
         __m512 cols[kKeys];
         for (int k = 0; k < kKeys; ++k) {
             cols[k] = k < nk ? load_f16(a.key(j0 + k) + d0) : _mm512_setzero_ps();
         }
-        for (int d = 0; d < 16; ++d) {
-            for (int k = 0; k < kKeys; ++k) row[k] = cols[k][d];
-            _mm512_store_ps(t.kt + (d0 + d) * kKeys, _mm512_load_ps(row));
-        }
+        transpose16(cols);  // cols[d]: dimension d0 + d of the 16 keys
+        for (int d = 0; d < 16; ++d) _mm512_store_ps(t.kt + (d0 + d) * kKeys, cols[d]);
     }
     for (int k = 0; k < kKeys; ++k) {
         for (int64_t d = 0; d < a.head_dim_v; d += 16) {
