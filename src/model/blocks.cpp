@@ -72,21 +72,22 @@ void project_qkv(LayerContext& ctx, const LayerWeights& l, const AttentionOption
     }
 }
 
-// gate = silu(gate) * up, per token: the prompt arithmetic uses the vector kernel (its own
-// exp); the decode arithmetic keeps libm's expf, which reproduces llama.cpp's decode results
-// more often.
-void swiglu_rows(LayerContext& ctx) {
+// gate = silu(gate) * up for rows [r0, r0 + n) of tokens [t0, t0 + n_tok): the prompt
+// arithmetic uses the vector kernel (its own exp); the decode arithmetic keeps libm's expf,
+// which reproduces llama.cpp's decode results more often. Tiles start at multiples of 16
+// rows, so the vector kernel's tail falls where it does over the whole row.
+void swiglu_tile(LayerContext& ctx, int64_t r0, int64_t n, int64_t t0, int64_t n_tok) {
     ForwardState& st = ctx.st;
     const int64_t n_ff = ctx.model.hp.n_ff;
-    st.pool.parallel_for(ctx.n_tokens, [&](int64_t t, int) {
-        float* g = &st.gate[size_t(t * n_ff)];
-        const float* u = &st.up[size_t(t * n_ff)];
+    for (int64_t t = t0; t < t0 + n_tok; ++t) {
+        float* g = &st.gate[size_t(t * n_ff + r0)];
+        const float* u = &st.up[size_t(t * n_ff + r0)];
         if (st.prompt_arithmetic[size_t(t)]) {
-            st.kernels.vec.swiglu(n_ff, g, u);
-            return;
+            st.kernels.vec.swiglu(n, g, u);
+            continue;
         }
-        for (int64_t i = 0; i < n_ff; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
-    });
+        for (int64_t i = 0; i < n; ++i) g[i] = g[i] / (1.0f + std::exp(-g[i])) * u[i];
+    }
 }
 
 void add_rows(float* x, const float* y, int64_t n) {
@@ -147,9 +148,12 @@ void gated_ffn_block(LayerContext& ctx, const LayerWeights& l) {
     ForwardState& st = ctx.st;
     const int64_t T = ctx.n_tokens;
     rms_norm_rows(st.x.data(), T, hp.n_embd, l.ffn_norm.data(), hp.rms_eps, st.xn.data());
-    const MatmulOut gate_up[] = {{&l.w_gate, st.gate.data()}, {&l.w_up, st.up.data()}};
-    matmul_group(gate_up, st.xn.data(), T, st.pool, st.matmul_scratch, st.kernels);
-    swiglu_rows(ctx);
+    matmul_pair(
+        {&l.w_gate, st.gate.data()}, {&l.w_up, st.up.data()}, st.xn.data(), T,
+        [&](int64_t r0, int64_t n, int64_t t0, int64_t n_tok) {
+            swiglu_tile(ctx, r0, n, t0, n_tok);
+        },
+        st.pool, st.matmul_scratch, st.kernels);
     matmul(l.w_down, st.gate.data(), T, st.xn.data(), st.pool, st.matmul_scratch, st.kernels);
     add_rows(st.x.data(), st.xn.data(), T * hp.n_embd);
 }

@@ -52,7 +52,7 @@ int64_t batch_row_tile(int64_t n_rows, int64_t n_token_tiles, int n_threads) {
     const int64_t want_tasks = int64_t(n_threads) * kBatchTasksPerThread;
     int64_t tile = kRowTile;
     while (tile > kRowTileBatchMin && (n_rows + tile - 1) / tile * n_token_tiles < want_tasks) {
-        tile /= 2;
+        tile = std::max(kRowTileBatchMin, tile / 2 / 16 * 16);  // multiples of 16 rows
     }
     return tile;
 }
@@ -115,6 +115,40 @@ void matmul_group(std::span<const MatmulOut> outs, const float* x, int64_t n_tok
         kernels[w.type].gemm(w.n_cols, w.row(r0), w.row_bytes, n_rows,
                              act + size_t(t0) * x_row_bytes, x_row_bytes, n_tok,
                              outs[m].y + t0 * w.n_rows + r0, size_t(w.n_rows));
+    });
+}
+
+void matmul_pair(const MatmulOut& a, const MatmulOut& b, const float* x, int64_t n_tokens,
+                 const TileEpilogue& then, ThreadPool& pool, MatmulScratch& scratch,
+                 const KernelTable& kernels) {
+    const MatmulOut both[] = {a, b};
+    const WeightView& wa = *a.w;
+    const WeightView& wb = *b.w;
+    if (wa.type != wb.type || wa.n_rows != wb.n_rows || !same_input(both, kernels)) {
+        matmul_group(both, x, n_tokens, pool, scratch, kernels);
+        then(0, wa.n_rows, 0, n_tokens);
+        return;
+    }
+    size_t x_row_bytes = 0;
+    const uint8_t* act = prepare_activations(kernels[wa.type], x, n_tokens, wa.n_cols, &x_row_bytes,
+                                             pool, scratch, kernels);
+    const int64_t n_token_tiles = (n_tokens + kTokenTile - 1) / kTokenTile;
+    const int64_t row_tile = n_tokens == 1
+                                 ? std::min(decode_row_tile(2 * wa.n_rows, pool.size()), wa.n_rows)
+                                 : batch_row_tile(wa.n_rows, n_token_tiles, pool.size());
+    const int64_t n_row_tiles = (wa.n_rows + row_tile - 1) / row_tile;
+    const GemmFn gemm = kernels[wa.type].gemm;
+    pool.parallel_for(n_row_tiles * n_token_tiles, [&](int64_t task, int) {
+        const int64_t r0 = (task / n_token_tiles) * row_tile;
+        const int64_t t0 = (task % n_token_tiles) * kTokenTile;
+        const int rows = int(std::min(row_tile, wa.n_rows - r0));
+        const int n_tok = int(std::min(kTokenTile, n_tokens - t0));
+        const uint8_t* xt = act + size_t(t0) * x_row_bytes;
+        for (const MatmulOut& o : both) {
+            gemm(wa.n_cols, o.w->row(r0), o.w->row_bytes, rows, xt, x_row_bytes, n_tok,
+                 o.y + t0 * wa.n_rows + r0, size_t(wa.n_rows));
+        }
+        then(r0, rows, t0, n_tok);
     });
 }
 

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <vector>
 
@@ -50,6 +51,17 @@ constexpr size_t kMaxGroup = 4;
 // threads meet once instead of once per matrix. Same results as matmul() on each.
 void matmul_group(std::span<const MatmulOut> outs, const float* x, int64_t n_tokens,
                   ThreadPool& pool, MatmulScratch& scratch, const KernelTable& kernels);
+
+// Called for each tile of a pair's rows [r0, r0 + n_rows) and tokens [t0, t0 + n_tok).
+using TileEpilogue = std::function<void(int64_t r0, int64_t n_rows, int64_t t0, int64_t n_tok)>;
+
+// Two matrices of the same type and shape times the same activations (gate and up), each
+// task computing the same tile of both and then `then` on it (SwiGLU), so the epilogue runs
+// in parallel and needs no meeting of the threads of its own. Row tiles are multiples of 16
+// rows. Matrices that differ fall back to matmul_group and one `then` over everything.
+void matmul_pair(const MatmulOut& a, const MatmulOut& b, const float* x, int64_t n_tokens,
+                 const TileEpilogue& then, ThreadPool& pool, MatmulScratch& scratch,
+                 const KernelTable& kernels);
 
 // dst[0..n_cols) = row r of w as floats.
 void dequantize_row(const WeightView& w, int64_t r, float* dst, const KernelTable& kernels);

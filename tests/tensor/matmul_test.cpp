@@ -70,6 +70,44 @@ TEST(MatmulGroup, SameResultsAsOneProductAtATime) {
     }
 }
 
+// matmul_pair: both products as matmul gives them, and the epilogue sees every (row, token)
+// exactly once, after both products of its tile (rows in multiples of 16 but the last).
+TEST(MatmulPair, BothProductsThenTheEpilogueOnEveryTile) {
+    const int64_t n_cols = 256, n_rows = 200;
+    ThreadPool pool(2);
+    MatmulScratch scratch;
+    for (DType type : {DType::Q4_0, DType::F16}) {
+        for (int64_t n_tokens : {1, 5, 70}) {
+            const Matrix a = random_matrix(type, n_rows, n_cols, 3);
+            const Matrix b = random_matrix(type, n_rows, n_cols, 4);
+            std::mt19937 rng(8);
+            std::normal_distribution<float> dist(0.0f, 1.0f);
+            std::vector<float> x(size_t(n_tokens * n_cols));
+            for (float& v : x) v = dist(rng);
+            const size_t n_out = size_t(n_tokens * n_rows);
+            std::vector<float> ya(n_out), yb(n_out), ref_a(n_out), ref_b(n_out);
+            matmul(a.view, x.data(), n_tokens, ref_a.data(), pool, scratch, kernels());
+            matmul(b.view, x.data(), n_tokens, ref_b.data(), pool, scratch, kernels());
+            std::vector<int> seen(n_out, 0);
+            matmul_pair(
+                {&a.view, ya.data()}, {&b.view, yb.data()}, x.data(), n_tokens,
+                [&](int64_t r0, int64_t rows, int64_t t0, int64_t n_tok) {
+                    EXPECT_TRUE(r0 % 16 == 0);
+                    for (int64_t t = t0; t < t0 + n_tok; ++t) {
+                        for (int64_t r = r0; r < r0 + rows; ++r) {
+                            const size_t i = size_t(t * n_rows + r);
+                            EXPECT_EQ(ya[i], ref_a[i]);
+                            EXPECT_EQ(yb[i], ref_b[i]);
+                            ++seen[i];  // tiles are disjoint: no two tasks write one entry
+                        }
+                    }
+                },
+                pool, scratch, kernels());
+            for (size_t i = 0; i < n_out; ++i) ASSERT_EQ(seen[i], 1) << i;
+        }
+    }
+}
+
 // A token's products are the same alone (decoding) and inside a batch of 16 (the serving
 // engine batches sequences): bit for bit, for every type.
 TEST(Matmul, TokenAloneEqualsTokenInABatch) {
