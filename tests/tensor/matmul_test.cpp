@@ -32,16 +32,21 @@ Matrix random_matrix(DType type, int64_t n_rows, int64_t n_cols, uint32_t seed) 
     return m;
 }
 
+std::vector<float> random_input(int64_t n, uint32_t seed) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> dist(0.0f, 1.0f);
+    std::vector<float> x(static_cast<size_t>(n));
+    for (float& v : x) v = dist(rng);
+    return x;
+}
+
 void expect_group_equals_singles(const std::vector<DType>& types, int64_t n_tokens) {
     const int64_t n_cols = 256;
     const int64_t rows[] = {96, 16, 48};
     std::vector<Matrix> ms;
     for (size_t i = 0; i < types.size(); ++i)
         ms.push_back(random_matrix(types[i], rows[i], n_cols, uint32_t(7 + i)));
-    std::mt19937 rng(99);
-    std::normal_distribution<float> dist(0.0f, 1.0f);
-    std::vector<float> x(size_t(n_tokens * n_cols));
-    for (float& v : x) v = dist(rng);
+    const std::vector<float> x = random_input(n_tokens * n_cols, 99);
 
     ThreadPool pool(2);
     MatmulScratch scratch;
@@ -80,10 +85,7 @@ TEST(MatmulPair, BothProductsThenTheEpilogueOnEveryTile) {
         for (int64_t n_tokens : {1, 5, 70}) {
             const Matrix a = random_matrix(type, n_rows, n_cols, 3);
             const Matrix b = random_matrix(type, n_rows, n_cols, 4);
-            std::mt19937 rng(8);
-            std::normal_distribution<float> dist(0.0f, 1.0f);
-            std::vector<float> x(size_t(n_tokens * n_cols));
-            for (float& v : x) v = dist(rng);
+            const std::vector<float> x = random_input(n_tokens * n_cols, 8);
             const size_t n_out = size_t(n_tokens * n_rows);
             std::vector<float> ya(n_out), yb(n_out), ref_a(n_out), ref_b(n_out);
             matmul(a.view, x.data(), n_tokens, ref_a.data(), pool, scratch, kernels());
@@ -112,10 +114,7 @@ TEST(MatmulPair, BothProductsThenTheEpilogueOnEveryTile) {
 // engine batches sequences): bit for bit, for every type.
 TEST(Matmul, TokenAloneEqualsTokenInABatch) {
     const int64_t n_cols = 896, n_rows = 70, n_tokens = 16;
-    std::mt19937 rng(5);
-    std::normal_distribution<float> dist(0.0f, 1.0f);
-    std::vector<float> x(size_t(n_tokens * n_cols));
-    for (float& v : x) v = dist(rng);
+    const std::vector<float> x = random_input(n_tokens * n_cols, 5);
     ThreadPool pool(2);
     MatmulScratch scratch;
     for (DType type :

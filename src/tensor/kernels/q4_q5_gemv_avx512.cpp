@@ -20,13 +20,12 @@
 #include <vector>
 
 #include "tensor/blocks.h"
+#include "tensor/kernels/row_groups.h"
 
 namespace citadel {
 namespace {
 
 constexpr int kQK = 32;
-// Software prefetch distance (as the pair kernel: ~8 KB ahead, whole groups of rows).
-constexpr size_t kPrefetchBytes = 8192;
 
 // One block of the token, ready for the kernel.
 struct alignas(64) TokenBlock {
@@ -60,15 +59,21 @@ inline __m512i quads(const Block* const* r, int64_t i) {
     return _mm512_inserti32x4(v, q(3), 3);
 }
 
+// The nibbles of block i of four rows: elements 0..15 in `lo`, 16..31 in `hi`.
+template <class Block>
+inline void nibbles(const Block* const* r, int64_t i, __m512i& lo, __m512i& hi) {
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    const __m512i q = quads(r, i);
+    lo = _mm512_and_si512(q, low4);
+    hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+}
+
 // Levels of block i of four rows: elements 0..15 in `lo`, 16..31 in `hi`.
 struct Q4 {
     using Block = BlockQ4_0;
     static constexpr int kOffset = 8;
     static void levels(const Block* const* r, int64_t i, __m512i& lo, __m512i& hi) {
-        const __m512i low4 = _mm512_set1_epi8(0x0F);
-        const __m512i q = quads(r, i);
-        lo = _mm512_and_si512(q, low4);
-        hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        nibbles(r, i, lo, hi);
     }
 };
 
@@ -77,10 +82,7 @@ struct Q5 {
     using Block = BlockQ5_0;
     static constexpr int kOffset = 16;
     static void levels(const Block* const* r, int64_t i, __m512i& lo, __m512i& hi) {
-        const __m512i low4 = _mm512_set1_epi8(0x0F);
-        const __m512i q = quads(r, i);
-        lo = _mm512_and_si512(q, low4);
-        hi = _mm512_and_si512(_mm512_srli_epi16(q, 4), low4);
+        nibbles(r, i, lo, hi);
         uint64_t mlo = 0, mhi = 0;
         for (int k = 0; k < 4; ++k) {
             uint32_t h;
@@ -128,16 +130,11 @@ void gemv(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* 
     prepare_token(static_cast<const BlockQ8_0*>(x), nb, K::kOffset, token.data());
 
     const auto* wb = static_cast<const uint8_t*>(w);
-    const size_t group_bytes = 8 * w_row_bytes;
-    const size_t ahead =
-        std::max<size_t>(1, (kPrefetchBytes + group_bytes - 1) / group_bytes) * group_bytes;
+    const size_t ahead = group_prefetch_distance(w_row_bytes);
     for (int r0 = 0; r0 < n_rows; r0 += 8) {
         const int rows = std::min(8, n_rows - r0);
         const Block* wr[8];
-        for (int r = 0; r < 8; ++r) {
-            wr[r] = reinterpret_cast<const Block*>(wb + size_t(r0 + std::min(r, rows - 1)) *
-                                                            w_row_bytes);
-        }
+        group_rows(wb, w_row_bytes, r0, rows, wr);
         // acc[g][k]: rows 4g..4g+3, blocks k, k+4, k+8, ... (the batch kernel's lanes).
         __m512 acc[2][4];
         for (auto& a : acc)

@@ -16,13 +16,12 @@
 #include "core/fp16.h"
 #include "tensor/blocks.h"
 #include "tensor/kernels.h"
+#include "tensor/kernels/row_groups.h"
 
 namespace citadel {
 namespace {
 
 constexpr int kQK = kQK8_0;
-// Software prefetch distance of the decode kernel (measured best on Zen: ~8-16 KB ahead).
-constexpr size_t kPrefetchBytes = 8192;
 
 // Activations of two tokens for one block: both tokens' bytes side by side, the VNNI start
 // values (-128 x lane sums) and the activation scales, each spread over its 8 lanes.
@@ -185,16 +184,11 @@ void gemm_rows(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, cons
                float* out) {
     using Block = typename P::Block;
     const int64_t nb = n / kQK;
-    const size_t group_bytes = 8 * w_row_bytes;
-    const size_t ahead =
-        std::max<size_t>(1, (kPrefetchBytes + group_bytes - 1) / group_bytes) * group_bytes;
+    const size_t ahead = group_prefetch_distance(w_row_bytes);
     for (int r0 = 0; r0 < n_rows; r0 += 8) {
         const int rows = std::min(8, n_rows - r0);
         const Block* wr[8];
-        for (int r = 0; r < 8; ++r) {
-            wr[r] = reinterpret_cast<const Block*>(w + size_t(r0 + std::min(r, rows - 1)) *
-                                                           w_row_bytes);
-        }
+        group_rows(w, w_row_bytes, r0, rows, wr);
         __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
                          _mm512_setzero_ps()};
         for (int64_t i = 0; i < nb; ++i) {
