@@ -10,7 +10,7 @@ namespace {
 
 // Tile sizes: a tile of W (rows x n_cols) and of X (tokens x n_cols) stay in L2 while the
 // kernel reuses them. Decode (one token) uses short row tiles so both threads get work.
-constexpr int64_t kRowTile = 384;
+constexpr int64_t kRowTile = 192;
 constexpr int64_t kRowTileDecodeMin = 16;
 constexpr int64_t kRowTileDecodeMax = 512;
 constexpr int64_t kDecodeTasksPerThread = 4;
