@@ -46,7 +46,7 @@ int64_t decode_row_tile(int64_t n_rows, int n_threads) {
 }
 
 // Batches of a few tokens: rows tiles small enough that every thread gets several tasks
-// (a 128-row tile would leave a 128-row matrix to one thread), but no smaller than 32 rows,
+// (a full 192-row tile would leave a 128-row matrix to one thread), but no smaller than 32 rows,
 // since each task converts its tokens' activations again.
 int64_t batch_row_tile(int64_t n_rows, int64_t n_token_tiles, int n_threads) {
     const int64_t want_tasks = int64_t(n_threads) * kBatchTasksPerThread;
