@@ -11,8 +11,10 @@
 // init = -offset * (sum of the four activations in the lane), computed once per token.
 //
 // Activations are repacked per call into ActGroup records; weights are either decoded straight
-// from the file blocks (few tokens: memory bound, weights read once) or, for many tokens,
-// decoded once per panel of 4 rows into WeightGroup records that every token tile reuses.
+// from the file blocks, row after row in memory order (few tokens: memory bound, weights read
+// once), or, for many tokens, decoded once per panel of 4 rows into WeightGroup records that
+// every token tile reuses. Both paths do the same arithmetic for a (row, token) pair, so a
+// token gets the same bits decoded alone or in a batch.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -24,20 +26,14 @@
 #include "core/fp16.h"
 #include "tensor/blocks.h"
 #include "tensor/kernels.h"
+#include "tensor/kernels/stream_prefetch.h"
 
 namespace citadel {
-
-// Defined in q8_0_avx512.cpp.
-void gemv_q4_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
-                      float* out);
-void gemv_q5_0_avx512(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
-                      float* out);
 
 namespace {
 
 constexpr int kQK = 32;
 constexpr int kGroupBlocks = 4;
-constexpr size_t kPrefetchBytes = 8192;
 
 // One activation group of one token.
 struct alignas(64) ActGroup {
@@ -204,20 +200,20 @@ void pack_activation_row(const uint8_t* row, int64_t n_blocks, ActGroup* out) {
 
 // ---- the tile kernel ----------------------------------------------------------------------
 
-// Weight groups straight from the file's blocks.
+// The weight groups of one row straight from the file's blocks (few tokens: the rows are
+// streamed one at a time in memory order, see stream_prefetch.h).
 template <class L>
-struct RawWeights {
-    const uint8_t* rows[4];
-    const uint8_t* tails[4];
+struct RawRow {
+    const uint8_t* row;
+    const uint8_t* tail;  // the last group zero-padded, when the row ends inside a group
     int64_t full_groups;
-    size_t prefetch_ahead;  // the same group of the next four rows (they follow in memory)
-    WeightGroup get(int r, int64_t g) const {
+    WeightGroup get(int, int64_t g) const {
         if (g < full_groups) {
-            const uint8_t* p = rows[r] + g * L::group_bytes;
-            _mm_prefetch(reinterpret_cast<const char*>(p) + prefetch_ahead, _MM_HINT_T0);
+            const uint8_t* p = row + g * L::group_bytes;
+            prefetch_stream(p);
             return decode_weights<L>(p);
         }
-        return decode_weights<L>(tails[r]);
+        return decode_weights<L>(tail);
     }
 };
 
@@ -307,19 +303,49 @@ struct Scratch {
 };
 thread_local Scratch scratch;
 
+// Few tokens: every row is read once, so rows go one at a time in memory order.
+template <class L, bool kMin>
+void rows_streamed(const uint8_t* wb, size_t w_row_bytes, int n_rows, const ActGroup* act,
+                   int64_t n_blocks, int n_tokens, float* out, size_t out_stride) {
+    const int64_t n_groups = (n_blocks + kGroupBlocks - 1) / kGroupBlocks;
+    alignas(64) uint8_t tail[L::group_bytes];
+    RawRow<L> raw{};
+    raw.full_groups = n_blocks / kGroupBlocks;
+    for (int r = 0; r < n_rows; ++r) {
+        raw.row = wb + size_t(r) * w_row_bytes;
+        if (raw.full_groups < n_groups) raw.tail = padded_tail<L>(raw.row, n_blocks, tail);
+        tile_all_tokens<1, kMin>(raw, act, n_groups, n_tokens, out + r, out_stride);
+    }
+}
+
+// Many tokens: each panel of 4 rows is decoded once and reused by every token tile.
+template <class L, bool kMin>
+void rows_packed(const uint8_t* wb, size_t w_row_bytes, int n_rows, const ActGroup* act,
+                 int64_t n_blocks, int n_tokens, float* out, size_t out_stride) {
+    const int64_t n_groups = (n_blocks + kGroupBlocks - 1) / kGroupBlocks;
+    if (scratch.panel.size() < size_t(n_groups * 4)) scratch.panel.resize(n_groups * 4);
+    WeightGroup* panel = scratch.panel.data();
+    alignas(64) uint8_t tail[L::group_bytes];
+    RawRow<L> raw{};
+    raw.full_groups = n_blocks / kGroupBlocks;
+    for (int r0 = 0; r0 < n_rows; r0 += 4) {
+        const int rows = std::min(4, n_rows - r0);
+        for (int r = 0; r < 4; ++r) {
+            raw.row = wb + size_t(r0 + std::min(r, rows - 1)) * w_row_bytes;
+            if (raw.full_groups < n_groups) raw.tail = padded_tail<L>(raw.row, n_blocks, tail);
+            for (int64_t g = 0; g < n_groups; ++g) panel[g * 4 + r] = raw.get(r, g);
+        }
+        rows_all_tokens<kMin>(rows, PackedWeights{panel}, act, n_groups, n_tokens, out + r0,
+                              out_stride);
+    }
+}
+
 // Below this many tokens the weights are decoded on the fly (each row is read once anyway).
 constexpr int kPackMinTokens = 4;
 
 template <class L, class ActL, int kOffset>
 void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
           size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
-    // One token: the row-pair streaming kernels of q8_0_avx512.cpp.
-    if constexpr (std::is_same_v<L, LayoutQ4_0>) {
-        if (n_tokens == 1) return gemv_q4_0_avx512(n, w, w_row_bytes, n_rows, x, out);
-    }
-    if constexpr (std::is_same_v<L, LayoutQ5_0>) {
-        if (n_tokens == 1) return gemv_q5_0_avx512(n, w, w_row_bytes, n_rows, x, out);
-    }
     constexpr bool kMin = ActL::m_off >= 0;
     const int64_t n_blocks = n / kQK;
     const int64_t n_groups = (n_blocks + kGroupBlocks - 1) / kGroupBlocks;
@@ -330,31 +356,10 @@ void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* 
         pack_activation_row<ActL, kOffset>(xb + t * x_row_bytes, n_blocks, act + t * n_groups);
     }
     const auto* wb = static_cast<const uint8_t*>(w);
-    const int64_t full_groups = n_blocks / kGroupBlocks;
-    // Decoding prefetches whole 4-row groups about kPrefetchBytes ahead (rows are contiguous).
-    const size_t rows4 = 4 * w_row_bytes;
-    const size_t prefetch_ahead = std::max<size_t>(1, (kPrefetchBytes + rows4 - 1) / rows4) * rows4;
-    alignas(64) uint8_t tails[4][L::group_bytes];
-    for (int r0 = 0; r0 < n_rows; r0 += 4) {
-        const int rows = n_rows - r0 < 4 ? n_rows - r0 : 4;
-        RawWeights<L> raw{};
-        raw.full_groups = full_groups;
-        raw.prefetch_ahead = prefetch_ahead;
-        for (int r = 0; r < 4; ++r) {
-            raw.rows[r] = wb + size_t(r0 + (r < rows ? r : 0)) * w_row_bytes;
-            raw.tails[r] =
-                full_groups == n_groups ? nullptr : padded_tail<L>(raw.rows[r], n_blocks, tails[r]);
-        }
-        float* o = out + r0;
-        if (n_tokens < kPackMinTokens) {
-            rows_all_tokens<kMin>(rows, raw, act, n_groups, n_tokens, o, out_stride);
-            continue;
-        }
-        if (scratch.panel.size() < size_t(n_groups * 4)) scratch.panel.resize(n_groups * 4);
-        WeightGroup* panel = scratch.panel.data();
-        for (int64_t g = 0; g < n_groups; ++g)
-            for (int r = 0; r < 4; ++r) panel[g * 4 + r] = raw.get(r, g);
-        rows_all_tokens<kMin>(rows, PackedWeights{panel}, act, n_groups, n_tokens, o, out_stride);
+    if (n_tokens < kPackMinTokens) {
+        rows_streamed<L, kMin>(wb, w_row_bytes, n_rows, act, n_blocks, n_tokens, out, out_stride);
+    } else {
+        rows_packed<L, kMin>(wb, w_row_bytes, n_rows, act, n_blocks, n_tokens, out, out_stride);
     }
 }
 

@@ -16,7 +16,7 @@
 #include "core/fp16.h"
 #include "tensor/blocks.h"
 #include "tensor/kernels.h"
-#include "tensor/kernels/row_groups.h"
+#include "tensor/kernels/stream_prefetch.h"
 
 namespace citadel {
 namespace {
@@ -165,51 +165,68 @@ void gemm_tokens(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, co
     }
 }
 
-// Weight formats of the decode kernel: two rows' blocks as unsigned bytes (value + offset)
-// in one register, block element order, first row in the low half.
-struct Q8Rows {
-    using Block = BlockQ8_0;
-    static constexpr int kOffset = 128;
-    static __m512i weights(const Block& a, const Block& b) {
-        const __m512i q = join(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs)),
-                               _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs)));
-        return _mm512_xor_si512(q, _mm512_set1_epi8(char(0x80)));
-    }
+// Decoding: one token, one row at a time in memory order (see stream_prefetch.h). Two blocks of the
+// row share a register for the dot; their scaled sums are then added to the row's 8 lanes one block
+// after the other, as the batch kernel adds them, so the result is the same bits.
+struct TokenPair {  // blocks 2p and 2p + 1 of the token (a missing second block is zero)
+    __m512i x;
+    __m512i start;
+    __m512 dx;
 };
 
-// Decoding: one token, rows in pairs (both halves of a register are rows). Rows follow each
-// other in memory, so the kernel walks 8 at a time and prefetches whole groups ahead.
-template <class P>
-void gemm_rows(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const BlockQ8_0* x,
+void pack_token(const BlockQ8_0* x, int64_t nb, TokenPair* out) {
+    for (int64_t p = 0; 2 * p < nb; ++p) {
+        const BlockQ8_0& a = x[2 * p];
+        const bool second = 2 * p + 1 < nb;
+        const BlockQ8_0& b = second ? x[2 * p + 1] : a;
+        const __m256i xa = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a.qs));
+        const __m256i xb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b.qs));
+        out[p].x = join(xa, xb);
+        out[p].start = join(vnni_start(a.qs), vnni_start(b.qs));
+        out[p].dx = broadcast_d_pair(a.d, b.d);
+    }
+}
+
+// Row r's dot with the token, summed as store_halves sums one half.
+inline float dot_row(const BlockQ8_0* w, int64_t nb, const TokenPair* x) {
+    const __m512i flip = _mm512_set1_epi8(char(0x80));
+    __m256 acc = _mm256_setzero_ps();
+    int64_t i = 0;
+    for (; i + 2 <= nb; i += 2) {
+        const TokenPair& t = x[i / 2];
+        prefetch_stream(&w[i]);  // two blocks are 68 bytes: about one prefetch per line
+        const __m512i wq = join(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs)),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i + 1].qs)));
+        const __m512i dot = _mm512_dpbusd_epi32(t.start, _mm512_xor_si512(wq, flip), t.x);
+        const __m512 d = _mm512_mul_ps(broadcast_d_pair(w[i].d, w[i + 1].d), t.dx);
+        const __m512 c = _mm512_cvtepi32_ps(dot);
+        acc = _mm256_fmadd_ps(_mm512_castps512_ps256(d), _mm512_castps512_ps256(c), acc);
+        acc = _mm256_fmadd_ps(_mm512_extractf32x8_ps(d, 1), _mm512_extractf32x8_ps(c, 1), acc);
+    }
+    if (i < nb) {  // odd block count: the last block alone
+        const TokenPair& t = x[i / 2];
+        const __m256i wq =
+            _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(w[i].qs)),
+                             _mm256_set1_epi8(char(0x80)));
+        const __m256i dot =
+            _mm256_dpbusd_epi32(_mm512_castsi512_si256(t.start), wq, _mm512_castsi512_si256(t.x));
+        const __m256 d = _mm256_mul_ps(_mm256_set1_ps(h2f(w[i].d)), _mm512_castps512_ps256(t.dx));
+        acc = _mm256_fmadd_ps(d, _mm256_cvtepi32_ps(dot), acc);
+    }
+    float sum;
+    store_halves(_mm512_castps256_ps512(acc), &sum, nullptr);
+    return sum;
+}
+
+void gemv_rows(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const BlockQ8_0* x,
                float* out) {
-    using Block = typename P::Block;
     const int64_t nb = n / kQK;
-    const size_t ahead = group_prefetch_distance(w_row_bytes);
-    for (int r0 = 0; r0 < n_rows; r0 += 8) {
-        const int rows = std::min(8, n_rows - r0);
-        const Block* wr[8];
-        group_rows(w, w_row_bytes, r0, rows, wr);
-        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                         _mm512_setzero_ps()};
-        for (int64_t i = 0; i < nb; ++i) {
-            const __m256i xq = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x[i].qs));
-            const __m512i xx = _mm512_broadcast_i64x4(xq);
-            const __m512i start = _mm512_broadcast_i64x4(vnni_start(x[i].qs, P::kOffset));
-            const __m512 dx = _mm512_set1_ps(h2f(x[i].d));
-            for (int q = 0; q < 4; ++q) {
-                const Block& a = wr[2 * q][i];
-                const Block& b = wr[2 * q + 1][i];
-                _mm_prefetch(reinterpret_cast<const char*>(&a) + ahead, _MM_HINT_T0);
-                _mm_prefetch(reinterpret_cast<const char*>(&b) + ahead, _MM_HINT_T0);
-                const __m512i dot = _mm512_dpbusd_epi32(start, P::weights(a, b), xx);
-                const __m512 d = _mm512_mul_ps(broadcast_d_pair(a.d, b.d), dx);
-                acc[q] = _mm512_fmadd_ps(d, _mm512_cvtepi32_ps(dot), acc[q]);
-            }
-        }
-        for (int q = 0; q < 4 && 2 * q < rows; ++q) {
-            store_halves(acc[q], &out[r0 + 2 * q],
-                         2 * q + 1 < rows ? &out[r0 + 2 * q + 1] : nullptr);
-        }
+    thread_local std::vector<TokenPair> token;
+    token.resize(size_t((nb + 1) / 2));
+    pack_token(x, nb, token.data());
+    for (int r = 0; r < n_rows; ++r) {
+        out[r] = dot_row(reinterpret_cast<const BlockQ8_0*>(w + size_t(r) * w_row_bytes), nb,
+                         token.data());
     }
 }
 
@@ -221,7 +238,7 @@ void gemm_q8_0(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const v
         gemm_tokens(n, wb, w_row_bytes, n_rows, xb, x_row_bytes, n_tokens, out, out_stride);
         return;
     }
-    gemm_rows<Q8Rows>(n, wb, w_row_bytes, n_rows, reinterpret_cast<const BlockQ8_0*>(xb), out);
+    gemv_rows(n, wb, w_row_bytes, n_rows, reinterpret_cast<const BlockQ8_0*>(xb), out);
 }
 
 }  // namespace

@@ -1,0 +1,22 @@
+// Decode kernels (one token, or a few) read every weight once, so they run at the speed of
+// memory. They walk the rows one at a time in memory order, one sequential stream per task,
+// and prefetch kStreamPrefetchBytes ahead of the weight they read. Measured on Zen (2 threads,
+// 256 MiB of Q8_0 rows): walking 8 rows side by side with prefetches reached ~85 % of a plain
+// sequential read; one row at a time reached ~95 %, and with this prefetch ~100-110 %
+// (4 KB beat 2 KB and 8 KB).
+#pragma once
+
+#include <immintrin.h>
+
+#include <cstddef>
+
+namespace citadel {
+
+constexpr size_t kStreamPrefetchBytes = 4096;
+
+// Prefetches the weight line kStreamPrefetchBytes after p.
+inline void prefetch_stream(const void* p) {
+    _mm_prefetch(static_cast<const char*>(p) + kStreamPrefetchBytes, _MM_HINT_T0);
+}
+
+}  // namespace citadel
