@@ -112,8 +112,10 @@ TEST(MatmulPair, BothProductsThenTheEpilogueOnEveryTile) {
 
 // A token's products are the same alone (decoding) and inside a batch of 16 (the serving
 // engine batches sequences): bit for bit, for every type.
-TEST(Matmul, TokenAloneEqualsTokenInABatch) {
-    const int64_t n_cols = 896, n_rows = 70, n_tokens = 16;
+// A token decoded alone gets the bits it gets inside a batch, for every type and kernel table.
+// Two shapes: a short row, and a long one (an FFN down projection) with a full 64-token tile,
+// which the float kernels cut into chunks of the row.
+void expect_alone_equals_batch(int64_t n_cols, int64_t n_rows, int64_t n_tokens) {
     const std::vector<float> x = random_input(n_tokens * n_cols, 5);
     ThreadPool pool(2);
     MatmulScratch scratch;
@@ -127,13 +129,22 @@ TEST(Matmul, TokenAloneEqualsTokenInABatch) {
             if (!cpu_supports(isa)) continue;
             const KernelTable& k = kernel_table(isa);
             matmul(m.view, x.data(), n_tokens, batch.data(), pool, scratch, k);
-            for (int64_t t : {0, 7, 15}) {
+            for (int64_t t : {int64_t(0), int64_t(7), n_tokens - 1}) {
                 matmul(m.view, x.data() + t * n_cols, 1, alone.data(), pool, scratch, k);
                 EXPECT_EQ(0, std::memcmp(alone.data(), batch.data() + t * n_rows, alone.size() * 4))
-                    << isa_name(isa) << " " << dtype_name(type) << " token " << t;
+                    << isa_name(isa) << " " << dtype_name(type) << " n " << n_cols << " token "
+                    << t;
             }
         }
     }
+}
+
+TEST(Matmul, TokenAloneEqualsTokenInABatch) {
+    expect_alone_equals_batch(896, 70, 16);
+}
+
+TEST(Matmul, TokenAloneEqualsTokenInABatchOnLongRows) {
+    expect_alone_equals_batch(4864, 22, 64);
 }
 
 }  // namespace

@@ -199,41 +199,45 @@ void rows_of_token_tile(TileArgs a, int n_rows) {
     }
 }
 
-// All rows and tokens of one chunk, token tile after token tile.
+// One token tile of nt <= kTokens tokens against every row of the chunk.
 template <class K>
-void chunk_all_rows(TileArgs a, int n_rows, int n_tokens) {
-    int t = 0;
-    for (; t + kTokens <= n_tokens; t += kTokens) {
-        rows_of_token_tile<K, kTokens>(a, n_rows);
-        a.x += kTokens * a.x_row_bytes;
-        a.out += kTokens * a.out_stride;
-    }
-    switch (n_tokens - t) {
+void token_tile(const TileArgs& a, int n_rows, int nt) {
+    switch (nt) {
         case 1:
-            rows_of_token_tile<K, 1>(a, n_rows);
-            break;
+            return rows_of_token_tile<K, 1>(a, n_rows);
         case 2:
-            rows_of_token_tile<K, 2>(a, n_rows);
-            break;
+            return rows_of_token_tile<K, 2>(a, n_rows);
         case 3:
-            rows_of_token_tile<K, 3>(a, n_rows);
-            break;
+            return rows_of_token_tile<K, 3>(a, n_rows);
         case 4:
-            rows_of_token_tile<K, 4>(a, n_rows);
-            break;
+            return rows_of_token_tile<K, 4>(a, n_rows);
         case 5:
-            rows_of_token_tile<K, 5>(a, n_rows);
-            break;
+            return rows_of_token_tile<K, 5>(a, n_rows);
         default:
-            break;
+            return rows_of_token_tile<K, kTokens>(a, n_rows);
     }
 }
 
-// Length of the chunks of the row length whose activations (all tokens, act_bytes each) stay
-// in L2: a multiple of the step, balanced so the last chunk is not a sliver.
-int64_t chunk_length(int64_t n, int n_tokens, int act_bytes) {
+// All rows and tokens of one chunk, token tile after token tile.
+template <class K>
+void chunk_all_rows(TileArgs a, int n_rows, int n_tokens) {
+    for (int t = 0; t < n_tokens; t += kTokens) {
+        token_tile<K>(a, n_rows, std::min(kTokens, n_tokens - t));
+        a.x += kTokens * a.x_row_bytes;
+        a.out += kTokens * a.out_stride;
+    }
+}
+
+// Length of the chunks of the row length whose activations stay in L2 while every row panel
+// walks over them (act_bytes per element and token, for a full tile of kChunkTokens tokens): a
+// multiple of the step, balanced so the last chunk is not a sliver. It depends on n only, never
+// on the number of tokens of the call: each chunk is summed on its own and added to the last,
+// so the chunks decide the rounding, and a token must get the same bits decoded alone as in a
+// batch (gemv_f16 sums in the same chunks).
+int64_t chunk_length(int64_t n, int act_bytes) {
     constexpr int64_t kChunkBytes = 512 * 1024;
-    int64_t chunk = std::max<int64_t>(256, kChunkBytes / (int64_t(act_bytes) * n_tokens));
+    constexpr int64_t kChunkTokens = 64;  // the matmul's token tile
+    const int64_t chunk = std::max<int64_t>(256, kChunkBytes / (int64_t(act_bytes) * kChunkTokens));
     const int64_t n_chunks = (n + chunk - 1) / chunk;
     return (n / n_chunks + 31) / 32 * 32;
 }
@@ -242,7 +246,7 @@ int64_t chunk_length(int64_t n, int n_tokens, int act_bytes) {
 template <class K, class W, class X>
 void gemm_direct(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
                  size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
-    const int64_t chunk = chunk_length(n, n_tokens, sizeof(X));
+    const int64_t chunk = chunk_length(n, sizeof(X));
     for (int64_t k0 = 0; k0 < n; k0 += chunk) {
         const TileArgs a{static_cast<const uint8_t*>(w) + k0 * sizeof(W),
                          w_row_bytes,
@@ -256,56 +260,66 @@ void gemm_direct(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const
     }
 }
 
-// GEMM of L weights and activations of the same 16-bit type: each chunk of the activations
-// is widened to F32 (exactly) into a per-thread buffer, then multiplied with FMAs. Chunks are
-// half the size of the direct kernel's (the buffer is written just before every panel reads
-// it), and buffer rows are padded by 16 floats so that T rows do not share L1 sets.
+// Widens elements [k0, k0 + len) of nt activation rows of a 16-bit type L to F32 (exactly).
+template <class L>
+void widen_rows(const uint8_t* x, size_t x_row_bytes, int nt, int64_t k0, int64_t len, float* dst,
+                int64_t stride) {
+    for (int t = 0; t < nt; ++t) {
+        const auto* src = reinterpret_cast<const uint16_t*>(x + t * x_row_bytes) + k0;
+        float* d = dst + t * stride;
+        int64_t k = 0;
+        for (; k + 16 <= len; k += 16) _mm512_storeu_ps(d + k, L::load(src + k));
+        if (k < len) {
+            const __mmask16 m = __mmask16(_bzhi_u32(~0u, unsigned(len - k)));
+            _mm512_mask_storeu_ps(d + k, m, L::load_tail(src + k, m));
+        }
+    }
+}
+
+// GEMM of L weights and activations of the same 16-bit type: the activations of each token
+// tile are widened to F32 (exactly) into a small per-thread buffer just before the tile's
+// panels read them (it stays in L1; widening a whole task's tokens at once wrote a buffer
+// larger than L1 and cost ~4 % of an F16 prompt), then multiplied with FMAs. Buffer rows are
+// padded by 16 floats so that the tile's rows do not share L1 sets.
 template <class L>
 void gemm_widened(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
                   size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
-    thread_local std::vector<float> wide;  // [n_tokens][stride]
-    const int64_t chunk = chunk_length(n, n_tokens, 2 * sizeof(float));
+    thread_local std::vector<float> wide;  // [kTokens][stride]
+    const int64_t chunk = chunk_length(n, 2 * sizeof(float));
     const int64_t stride = chunk + 16;
-    if (wide.size() < size_t(stride * n_tokens)) wide.resize(size_t(stride * n_tokens));
+    if (wide.size() < size_t(stride * kTokens)) wide.resize(size_t(stride * kTokens));
+    const auto* xb = static_cast<const uint8_t*>(x);
     for (int64_t k0 = 0; k0 < n; k0 += chunk) {
         const int64_t len = std::min(chunk, n - k0);
-        for (int t = 0; t < n_tokens; ++t) {
-            const auto* src = reinterpret_cast<const uint16_t*>(static_cast<const uint8_t*>(x) +
-                                                                t * x_row_bytes) +
-                              k0;
-            float* dst = wide.data() + t * stride;
-            int64_t k = 0;
-            for (; k + 16 <= len; k += 16) _mm512_storeu_ps(dst + k, L::load(src + k));
-            if (k < len) {
-                const __mmask16 m = __mmask16(_bzhi_u32(~0u, unsigned(len - k)));
-                _mm512_mask_storeu_ps(dst + k, m, L::load_tail(src + k, m));
-            }
+        TileArgs a{static_cast<const uint8_t*>(w) + k0 * sizeof(uint16_t),
+                   w_row_bytes,
+                   reinterpret_cast<const uint8_t*>(wide.data()),
+                   size_t(stride) * sizeof(float),
+                   len,
+                   out,
+                   out_stride,
+                   k0 > 0};
+        for (int t = 0; t < n_tokens; t += kTokens) {
+            const int nt = std::min(kTokens, n_tokens - t);
+            widen_rows<L>(xb + t * x_row_bytes, x_row_bytes, nt, k0, len, wide.data(), stride);
+            a.out = out + t * out_stride;
+            token_tile<FmaTile<L>>(a, n_rows, nt);
         }
-        const TileArgs a{static_cast<const uint8_t*>(w) + k0 * sizeof(uint16_t),
-                         w_row_bytes,
-                         reinterpret_cast<const uint8_t*>(wide.data()),
-                         size_t(stride) * sizeof(float),
-                         len,
-                         out,
-                         out_stride,
-                         k0 > 0};
-        chunk_all_rows<FmaTile<L>>(a, n_rows, n_tokens);
     }
 }
 
 constexpr size_t kGemvPrefetchBytes = 8192;
 
 // One token (decoding) with F16 weights: the weights stream through once, four rows at a
-// time with the next four prefetched; the activation row is widened to F32 once.
+// time with the next four prefetched; the activation row is widened to F32 once. Each row is
+// summed in the prompt kernel's chunks and order (store()), so a token decodes the same alone
+// or in a batch.
 void gemv_f16(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const uint16_t* x,
               float* out) {
     thread_local std::vector<float> xf;
     xf.resize(size_t(n) + 16);
-    int64_t k = 0;
-    for (; k + 16 <= n; k += 16) _mm512_storeu_ps(&xf[size_t(k)], F16Load::load(x + k));
-    const __mmask16 tail = __mmask16(_bzhi_u32(~0u, unsigned(n - k)));
-    if (k < n) _mm512_storeu_ps(&xf[size_t(k)], F16Load::load_tail(x + k, tail));
-    const int64_t full = n / 16 * 16;
+    widen_rows<F16Load>(reinterpret_cast<const uint8_t*>(x), 0, 1, 0, n, xf.data(), 0);
+    const int64_t chunk = chunk_length(n, 2 * sizeof(float));
     // Prefetch whole 4-row groups about kGemvPrefetchBytes ahead (rows are contiguous).
     const size_t rows4 = 4 * w_row_bytes;
     const size_t ahead = std::max<size_t>(1, (kGemvPrefetchBytes + rows4 - 1) / rows4) * rows4;
@@ -316,28 +330,34 @@ void gemv_f16(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const
             wr[r] = reinterpret_cast<const uint16_t*>(w + size_t(r0 + std::min(r, rows - 1)) *
                                                               w_row_bytes);
         }
-        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                         _mm512_setzero_ps()};
-        for (int64_t i = 0; i < full; i += 16) {
-            const __m512 xv = _mm512_loadu_ps(&xf[size_t(i)]);
-            for (int r = 0; r < 4; ++r) {
-                if (i % 32 == 0) {
-                    _mm_prefetch(reinterpret_cast<const char*>(wr[r] + i) + ahead, _MM_HINT_T0);
+        __m128 sums = _mm_setzero_ps();
+        for (int64_t k0 = 0; k0 < n; k0 += chunk) {
+            const int64_t end = std::min(n, k0 + chunk);
+            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
+                             _mm512_setzero_ps()};
+            int64_t i = k0;
+            for (; i + 16 <= end; i += 16) {
+                const __m512 xv = _mm512_loadu_ps(&xf[size_t(i)]);
+                for (int r = 0; r < 4; ++r) {
+                    if (i % 32 == 0) {
+                        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + i) + ahead, _MM_HINT_T0);
+                    }
+                    acc[r] = _mm512_fmadd_ps(F16Load::load(wr[r] + i), xv, acc[r]);
                 }
-                acc[r] = _mm512_fmadd_ps(F16Load::load(wr[r] + i), xv, acc[r]);
             }
-        }
-        if (full < n) {
-            const __m512 xv = _mm512_loadu_ps(&xf[size_t(full)]);
-            for (int r = 0; r < 4; ++r) {
-                acc[r] = _mm512_fmadd_ps(F16Load::load_tail(wr[r] + full, tail), xv, acc[r]);
+            if (i < end) {
+                const __mmask16 tail = __mmask16(_bzhi_u32(~0u, unsigned(end - i)));
+                const __m512 xv = _mm512_maskz_loadu_ps(tail, &xf[size_t(i)]);
+                for (int r = 0; r < 4; ++r) {
+                    acc[r] = _mm512_fmadd_ps(F16Load::load_tail(wr[r] + i, tail), xv, acc[r]);
+                }
             }
+            const __m128 v = reduce4(acc[0], acc[1], acc[2], acc[3]);
+            sums = k0 == 0 ? v : _mm_add_ps(v, sums);
         }
-        // Summed as the prompt tiles sum (store()), so a token decodes the same alone or
-        // in a batch.
-        alignas(16) float sums[4];
-        _mm_store_ps(sums, reduce4(acc[0], acc[1], acc[2], acc[3]));
-        for (int r = 0; r < rows; ++r) out[r0 + r] = sums[r];
+        alignas(16) float s4[4];
+        _mm_store_ps(s4, sums);
+        for (int r = 0; r < rows; ++r) out[r0 + r] = s4[r];
     }
 }
 
