@@ -1,7 +1,9 @@
 // AVX-512 attention tile (flash-attention style): keys and values are taken 16 at a time,
 // converted to F32 once per tile (keys transposed, so one FMA scores 16 keys for a query
 // dimension) and shared by all the tile's queries; the softmax runs online with an AVX-512
-// exp. Heads whose sizes are not multiples of 16 use the scalar tile.
+// exp. Queries go kQueries at a time, so that each key and value load serves several queries
+// and enough independent FMA chains are in flight. Heads whose sizes are not multiples of 16
+// use the scalar tile.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -29,7 +31,7 @@ struct Tile {
     float* acc;  // [16 queries][head_dim_v]
     float* m;    // [16] running maxima
     float* l;    // [16] running sums
-    float* p;    // [16] probabilities of the current query (aligned)
+    float* p;    // [kQueries][16] probabilities of the current queries (aligned)
 };
 
 // Converts keys j0..j0+nk-1 (transposed) and values to F32; missing keys are zero.
@@ -50,42 +52,86 @@ void load_keys(const AttentionTile& a, int64_t j0, int nk, const Tile& t) {
     }
 }
 
-// Scores of query i against the tile, scaled, with invisible keys at -inf.
-__m512 scores(const AttentionTile& a, const Tile& t, int64_t i, int64_t j0, int nk) {
-    const float* q = a.q + i * a.q_stride;
-    __m512 s[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                   _mm512_setzero_ps()};
-    for (int64_t d = 0; d < a.head_dim; d += 4) {
-        for (int u = 0; u < 4; ++u) {
-            s[u] = _mm512_fmadd_ps(_mm512_set1_ps(q[d + u]), _mm512_load_ps(t.kt + (d + u) * kKeys),
-                                   s[u]);
+constexpr int kQueries = 4;  // queries that share each key and value load
+
+// Scores of queries i..i+Q-1 against the tile, scaled, with invisible keys at -inf. Each
+// query sums in C chains (C * Q >= 8 independent FMAs in flight), added pairwise at the end.
+template <int Q>
+void scores(const AttentionTile& a, const Tile& t, int64_t i, int64_t j0, int nk, __m512 (&s)[Q]) {
+    constexpr int C = Q >= 4 ? 2 : Q == 1 ? 8 : 4;
+    const float* q[Q];
+    for (int u = 0; u < Q; ++u) q[u] = a.q + (i + u) * a.q_stride;
+    __m512 acc[Q][C];
+    for (auto& row : acc)
+        for (__m512& v : row) v = _mm512_setzero_ps();
+    for (int64_t d = 0; d < a.head_dim; d += C) {
+        for (int c = 0; c < C; ++c) {
+            const __m512 k = _mm512_load_ps(t.kt + (d + c) * kKeys);
+            for (int u = 0; u < Q; ++u) {
+                acc[u][c] = _mm512_fmadd_ps(_mm512_set1_ps(q[u][d + c]), k, acc[u][c]);
+            }
         }
     }
-    const __m512 sum = _mm512_add_ps(_mm512_add_ps(s[0], s[1]), _mm512_add_ps(s[2], s[3]));
-    const int64_t visible = std::min<int64_t>(nk, a.q_pos0 + i - j0 + 1);
-    const __mmask16 mask = visible >= 16 ? __mmask16(0xffff) : __mmask16((1u << visible) - 1);
-    return _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), mask, sum, _mm512_set1_ps(a.scale));
+    for (int u = 0; u < Q; ++u) {
+        for (int w = C / 2; w >= 1; w /= 2)
+            for (int c = 0; c < w; ++c) acc[u][c] = _mm512_add_ps(acc[u][c], acc[u][c + w]);
+        const int64_t visible = std::min<int64_t>(nk, a.q_pos0 + i + u - j0 + 1);
+        const __mmask16 mask = visible >= 16 ? __mmask16(0xffff) : __mmask16((1u << visible) - 1);
+        s[u] =
+            _mm512_mask_mul_ps(_mm512_set1_ps(-INFINITY), mask, acc[u][0], _mm512_set1_ps(a.scale));
+    }
 }
 
-// Online softmax step of query i: rescale its accumulator and add p . V of the tile.
-void accumulate(const AttentionTile& a, const Tile& t, int64_t i, __m512 s) {
+// Online softmax step of query i: updates its maximum and sum, stores its probabilities at p
+// and returns the factor that rescales its accumulator.
+float softmax_step(const Tile& t, int64_t i, __m512 s, float* p) {
     const float m_old = t.m[i];
     const float m_new = std::max(m_old, _mm512_reduce_max_ps(s));
-    const __m512 p = exp512(_mm512_sub_ps(s, _mm512_set1_ps(m_new)));
+    const __m512 e = exp512(_mm512_sub_ps(s, _mm512_set1_ps(m_new)));
     const float correction = m_old == m_new ? 1.0f : std::exp(m_old - m_new);
-    t.l[i] = t.l[i] * correction + _mm512_reduce_add_ps(p);
+    t.l[i] = t.l[i] * correction + _mm512_reduce_add_ps(e);
     t.m[i] = m_new;
-    _mm512_store_ps(t.p, p);
-    float* acc = t.acc + i * a.head_dim_v;
-    const __m512 c = _mm512_set1_ps(correction);
-    for (int64_t d = 0; d < a.head_dim_v; d += 16) {
-        __m512 o = _mm512_mul_ps(_mm512_load_ps(acc + d), c);
-        for (int k = 0; k < kKeys; ++k) {
-            o = _mm512_fmadd_ps(_mm512_set1_ps(t.p[k]), _mm512_load_ps(t.vt + k * a.head_dim_v + d),
-                                o);
+    _mm512_store_ps(p, e);
+    return correction;
+}
+
+// acc[i+u][d .. d + 16 D) = acc * c[u] + p[u] . V for Q queries and D blocks of 16 dimensions:
+// every value load serves Q queries.
+template <int Q, int D>
+void add_values(const AttentionTile& a, const Tile& t, int64_t i, int64_t d, const float (&c)[Q]) {
+    __m512 o[Q][D];
+    for (int u = 0; u < Q; ++u) {
+        const __m512 cu = _mm512_set1_ps(c[u]);
+        for (int b = 0; b < D; ++b) {
+            o[u][b] =
+                _mm512_mul_ps(_mm512_load_ps(t.acc + (i + u) * a.head_dim_v + d + 16 * b), cu);
         }
-        _mm512_store_ps(acc + d, o);
     }
+    for (int k = 0; k < kKeys; ++k) {
+        __m512 v[D];
+        for (int b = 0; b < D; ++b) v[b] = _mm512_load_ps(t.vt + k * a.head_dim_v + d + 16 * b);
+        for (int u = 0; u < Q; ++u) {
+            const __m512 pk = _mm512_set1_ps(t.p[u * kKeys + k]);
+            for (int b = 0; b < D; ++b) o[u][b] = _mm512_fmadd_ps(pk, v[b], o[u][b]);
+        }
+    }
+    for (int u = 0; u < Q; ++u) {
+        for (int b = 0; b < D; ++b) {
+            _mm512_store_ps(t.acc + (i + u) * a.head_dim_v + d + 16 * b, o[u][b]);
+        }
+    }
+}
+
+// Queries i..i+Q-1 against the key tile at j0: scores, softmax step, values.
+template <int Q>
+void queries_step(const AttentionTile& a, const Tile& t, int64_t i, int64_t j0, int nk) {
+    __m512 s[Q];
+    scores<Q>(a, t, i, j0, nk, s);
+    float c[Q];
+    for (int u = 0; u < Q; ++u) c[u] = softmax_step(t, i + u, s[u], t.p + u * kKeys);
+    int64_t d = 0;
+    for (; d + 64 <= a.head_dim_v; d += 64) add_values<Q, 4>(a, t, i, d, c);
+    for (; d < a.head_dim_v; d += 16) add_values<Q, 1>(a, t, i, d, c);
 }
 
 void attention_tile(const AttentionTile& a) {
@@ -101,9 +147,21 @@ void attention_tile(const AttentionTile& a) {
     for (int64_t j0 = 0; j0 <= last; j0 += kKeys) {
         const int nk = int(std::min<int64_t>(kKeys, last + 1 - j0));
         load_keys(a, j0, nk, t);
-        for (int64_t i = 0; i < a.n_q; ++i) {
-            if (j0 > a.q_pos0 + i) continue;  // the whole tile is in this query's future
-            accumulate(a, t, i, scores(a, t, i, j0, nk));
+        // Queries before position j0 see none of this tile (positions are consecutive).
+        int64_t i = std::max<int64_t>(0, j0 - a.q_pos0);
+        for (; i + kQueries <= a.n_q; i += kQueries) queries_step<kQueries>(a, t, i, j0, nk);
+        switch (a.n_q - i) {
+            case 1:
+                queries_step<1>(a, t, i, j0, nk);
+                break;
+            case 2:
+                queries_step<2>(a, t, i, j0, nk);
+                break;
+            case 3:
+                queries_step<3>(a, t, i, j0, nk);
+                break;
+            default:
+                break;
         }
     }
     for (int64_t i = 0; i < a.n_q; ++i) {
