@@ -137,10 +137,13 @@ void attend_tiled(LayerContext& ctx, const std::vector<QueryTile>& tiles) {
     const int64_t group = hp.n_head / hp.n_head_kv;
     const int64_t out_dim = hp.n_head * hp.head_dim_v;
     const int64_t bs = st.kv.block_size();
-    const size_t scratch_floats = attention_scratch_floats(hp.head_dim, hp.head_dim_v);
-    st.pool.parallel_for(int64_t(tiles.size()) * hp.n_head, [&](int64_t task, int thread) {
-        const QueryTile& qt = tiles[size_t(task / hp.n_head)];
-        const int64_t h = task % hp.n_head, kv_head = h / group;
+    const size_t scratch_floats = attention_scratch_floats(hp.head_dim, hp.head_dim_v, group);
+    // One task per query tile and key/value head, for all the query heads that share it (the
+    // keys are converted once for them); the last tiles, which see the most keys, go first.
+    const int64_t n_tiles = int64_t(tiles.size());
+    st.pool.parallel_for(n_tiles * hp.n_head_kv, [&](int64_t task, int thread) {
+        const QueryTile& qt = tiles[size_t(n_tiles - 1 - task / hp.n_head_kv)];
+        const int64_t kv_head = task % hp.n_head_kv, h = kv_head * group;
         const int64_t pos0 = ctx.batch.positions[size_t(qt.first)];
         AttentionScratch& s = st.attention_scratch[size_t(thread)];
         int64_t k_stride = 0, v_stride = 0;
@@ -157,6 +160,7 @@ void attend_tiled(LayerContext& ctx, const std::vector<QueryTile>& tiles) {
                               .block_size = bs,
                               .head_dim = hp.head_dim,
                               .head_dim_v = hp.head_dim_v,
+                              .n_heads = group,
                               .scale = 1.0f / std::sqrt(float(hp.head_dim)),
                               .out = &st.attn[size_t(qt.first * out_dim + h * hp.head_dim_v)],
                               .out_stride = size_t(out_dim),

@@ -51,15 +51,16 @@ struct VecOps {
     void (*swiglu)(int64_t n, float* gate, const float* up) = nullptr;
 };
 
-// Causal attention of a tile of up to kAttentionTileQ query rows of one head: the queries sit
-// at consecutive positions q_pos0, q_pos0 + 1, ... of one sequence and attend to that
-// sequence's keys and values 0..their own position. Keys and values are paged: the F16 row
-// of position j is row j % block_size of block j / block_size (rows stride elements apart).
+// Causal attention of a tile of up to kAttentionTileQ query rows of n_heads query heads that
+// share one key/value head (grouped-query attention; the kernel reads each key once for all of
+// them): the queries sit at consecutive positions q_pos0, q_pos0 + 1, ... of one sequence and
+// attend to that sequence's keys and values 0..their own position. Keys and values are paged: the
+// F16 row of position j is row j % block_size of block j / block_size (rows stride elements apart).
 // F32 arithmetic throughout (the prompt-sized path; decode uses VecOps for llama.cpp's
 // rounding).
 constexpr int kAttentionTileQ = 16;
 struct AttentionTile {
-    const float* q;  // [n_q][q_stride]
+    const float* q;  // [n_q][q_stride]; head g's query row starts at q + g * head_dim
     size_t q_stride;
     int64_t n_q;
     int64_t q_pos0;
@@ -70,10 +71,11 @@ struct AttentionTile {
     int64_t block_size;
     int64_t head_dim;
     int64_t head_dim_v;
+    int64_t n_heads = 1;  // query heads, consecutive in the q and out rows
     float scale;
-    float* out;  // [n_q][out_stride]
+    float* out;  // [n_q][out_stride]; head g's output row starts at out + g * head_dim_v
     size_t out_stride;
-    float* scratch;  // attention_scratch_floats(head_dim, head_dim_v) floats, 64-byte aligned
+    float* scratch;  // attention_scratch_floats(head_dim, head_dim_v, n_heads), 64-byte aligned
 
     const uint16_t* key(int64_t j) const {
         return k_blocks[j / block_size] + (j % block_size) * int64_t(k_stride);
@@ -83,8 +85,9 @@ struct AttentionTile {
     }
 };
 using AttentionTileFn = void (*)(const AttentionTile& a);
-inline size_t attention_scratch_floats(int64_t head_dim, int64_t head_dim_v) {
-    return size_t(16 * head_dim + 16 * head_dim_v + kAttentionTileQ * (head_dim_v + 48) + 64);
+inline size_t attention_scratch_floats(int64_t head_dim, int64_t head_dim_v, int64_t n_heads) {
+    return size_t(16 * head_dim + 16 * head_dim_v + n_heads * kAttentionTileQ * (head_dim_v + 2) +
+                  128);
 }
 
 struct KernelTable {

@@ -62,46 +62,59 @@ TEST(AttentionTile, EveryIsaMatchesReference) {
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
         if (!cpu_supports(isa)) continue;
         for (const Case& c : cases) {
-            const int64_t n_kv = c.q_pos0 + c.n_q, kv_stride = c.head_dim * 2 + 3;
-            const int64_t n_blocks = (n_kv + c.block_size - 1) / c.block_size;
-            std::vector<float> q(size_t(c.n_q * c.head_dim * 3));
-            std::vector<uint16_t> k(size_t(n_blocks * c.block_size * kv_stride)),
-                v(size_t(n_blocks * c.block_size * kv_stride));
-            for (float& x : q) x = dist(rng);
-            for (uint16_t& x : k) x = fp32_to_fp16(dist(rng));
-            for (uint16_t& x : v) x = fp32_to_fp16(dist(rng));
-            std::vector<float> out(size_t(c.n_q * c.head_dim_v * 2), NAN);
-            std::vector<float> scratch(attention_scratch_floats(c.head_dim, c.head_dim_v) + 16);
-            float* aligned =
-                scratch.data() + (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64 / 4;
-            const auto k_blocks = shuffled_blocks(k, n_blocks, c.block_size, kv_stride, 0, rng);
-            const auto v_blocks = shuffled_blocks(v, n_blocks, c.block_size, kv_stride, 1, rng);
-            const AttentionTile a{.q = q.data(),
-                                  .q_stride = size_t(c.head_dim * 3),
-                                  .n_q = c.n_q,
-                                  .q_pos0 = c.q_pos0,
-                                  .k_blocks = k_blocks.data(),
-                                  .k_stride = size_t(kv_stride),
-                                  .v_blocks = v_blocks.data(),
-                                  .v_stride = size_t(kv_stride),
-                                  .block_size = c.block_size,
-                                  .head_dim = c.head_dim,
-                                  .head_dim_v = c.head_dim_v,
-                                  .scale = 1.0f / std::sqrt(float(c.head_dim)),
-                                  .out = out.data(),
-                                  .out_stride = size_t(c.head_dim_v * 2),
-                                  .scratch = aligned};
-            kernel_table(isa).attention_tile(a);
-            std::vector<double> want;
-            reference(a, want);
-            for (int64_t i = 0; i < c.n_q; ++i) {
-                for (int64_t d = 0; d < c.head_dim_v; ++d) {
-                    ASSERT_NEAR(out[size_t(i * c.head_dim_v * 2 + d)],
-                                want[size_t(i * c.head_dim_v + d)], 2e-5)
-                        << isa_name(isa) << " hd " << c.head_dim << " i " << i << " d " << d;
+            // One query head, and two that share the keys (grouped-query attention).
+            for (int64_t n_heads : {1, 2}) {
+                const int64_t n_kv = c.q_pos0 + c.n_q, kv_stride = c.head_dim * 2 + 3;
+                const int64_t n_blocks = (n_kv + c.block_size - 1) / c.block_size;
+                std::vector<float> q(size_t(c.n_q * c.head_dim * 3));
+                std::vector<uint16_t> k(size_t(n_blocks * c.block_size * kv_stride)),
+                    v(size_t(n_blocks * c.block_size * kv_stride));
+                for (float& x : q) x = dist(rng);
+                for (uint16_t& x : k) x = fp32_to_fp16(dist(rng));
+                for (uint16_t& x : v) x = fp32_to_fp16(dist(rng));
+                const int64_t out_stride = c.head_dim_v * 3;
+                std::vector<float> out(size_t(c.n_q * out_stride), NAN);
+                std::vector<float> scratch(
+                    attention_scratch_floats(c.head_dim, c.head_dim_v, n_heads) + 16);
+                float* aligned = scratch.data() +
+                                 (64 - reinterpret_cast<uintptr_t>(scratch.data()) % 64) % 64 / 4;
+                const auto k_blocks = shuffled_blocks(k, n_blocks, c.block_size, kv_stride, 0, rng);
+                const auto v_blocks = shuffled_blocks(v, n_blocks, c.block_size, kv_stride, 1, rng);
+                const AttentionTile a{.q = q.data(),
+                                      .q_stride = size_t(c.head_dim * 3),
+                                      .n_q = c.n_q,
+                                      .q_pos0 = c.q_pos0,
+                                      .k_blocks = k_blocks.data(),
+                                      .k_stride = size_t(kv_stride),
+                                      .v_blocks = v_blocks.data(),
+                                      .v_stride = size_t(kv_stride),
+                                      .block_size = c.block_size,
+                                      .head_dim = c.head_dim,
+                                      .head_dim_v = c.head_dim_v,
+                                      .n_heads = n_heads,
+                                      .scale = 1.0f / std::sqrt(float(c.head_dim)),
+                                      .out = out.data(),
+                                      .out_stride = size_t(out_stride),
+                                      .scratch = aligned};
+                kernel_table(isa).attention_tile(a);
+                for (int64_t g = 0; g < n_heads; ++g) {
+                    AttentionTile head = a;
+                    head.q = a.q + g * c.head_dim;
+                    std::vector<double> want;
+                    reference(head, want);
+                    for (int64_t i = 0; i < c.n_q; ++i) {
+                        for (int64_t d = 0; d < c.head_dim_v; ++d) {
+                            ASSERT_NEAR(out[size_t(i * out_stride + g * c.head_dim_v + d)],
+                                        want[size_t(i * c.head_dim_v + d)], 2e-5)
+                                << isa_name(isa) << " hd " << c.head_dim << " head " << g << "/"
+                                << n_heads << " i " << i << " d " << d;
+                        }
+                    }
                 }
-                EXPECT_TRUE(std::isnan(out[size_t(i * c.head_dim_v * 2 + c.head_dim_v)]))
-                    << "wrote past the head";
+                for (int64_t i = 0; i < c.n_q; ++i) {
+                    EXPECT_TRUE(std::isnan(out[size_t(i * out_stride + n_heads * c.head_dim_v)]))
+                        << "wrote past the heads";
+                }
             }
         }
     }

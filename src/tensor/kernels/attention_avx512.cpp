@@ -25,13 +25,16 @@ __m512 load_f16(const uint16_t* p) {
     return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
 }
 
+// The state of one head: keys and values of the tile (shared by the heads of a group), the
+// head's queries, accumulators and softmax state.
 struct Tile {
-    float* kt;   // [head_dim][16] keys transposed
-    float* vt;   // [16][head_dim_v]
-    float* acc;  // [16 queries][head_dim_v]
-    float* m;    // [16] running maxima
-    float* l;    // [16] running sums
-    float* p;    // [kQueries][16] probabilities of the current queries (aligned)
+    float* kt;       // [head_dim][16] keys transposed
+    float* vt;       // [16][head_dim_v]
+    const float* q;  // the head's first query row
+    float* acc;      // [16 queries][head_dim_v]
+    float* m;        // [16] running maxima
+    float* l;        // [16] running sums
+    float* p;        // [kQueries][16] probabilities of the current queries (aligned)
 };
 
 // Converts keys j0..j0+nk-1 (transposed) and values to F32; missing keys are zero.
@@ -60,7 +63,7 @@ template <int Q>
 void scores(const AttentionTile& a, const Tile& t, int64_t i, int64_t j0, int nk, __m512 (&s)[Q]) {
     constexpr int C = Q >= 4 ? 2 : Q == 1 ? 8 : 4;
     const float* q[Q];
-    for (int u = 0; u < Q; ++u) q[u] = a.q + (i + u) * a.q_stride;
+    for (int u = 0; u < Q; ++u) q[u] = t.q + (i + u) * a.q_stride;
     __m512 acc[Q][C];
     for (auto& row : acc)
         for (__m512& v : row) v = _mm512_setzero_ps();
@@ -134,41 +137,58 @@ void queries_step(const AttentionTile& a, const Tile& t, int64_t i, int64_t j0, 
     for (; d < a.head_dim_v; d += 16) add_values<Q, 1>(a, t, i, d, c);
 }
 
+// All key tiles for the queries of one head (the keys are already loaded for this key tile).
+void head_step(const AttentionTile& a, const Tile& t, int64_t j0, int nk) {
+    // Queries before position j0 see none of this tile (positions are consecutive).
+    int64_t i = std::max<int64_t>(0, j0 - a.q_pos0);
+    for (; i + kQueries <= a.n_q; i += kQueries) queries_step<kQueries>(a, t, i, j0, nk);
+    switch (a.n_q - i) {
+        case 1:
+            return queries_step<1>(a, t, i, j0, nk);
+        case 2:
+            return queries_step<2>(a, t, i, j0, nk);
+        case 3:
+            return queries_step<3>(a, t, i, j0, nk);
+        default:
+            return;
+    }
+}
+
 void attention_tile(const AttentionTile& a) {
     float* const kt = a.scratch;
     float* const vt = kt + 16 * a.head_dim;
     float* const acc = vt + 16 * a.head_dim_v;
-    float* const m = acc + kAttentionTileQ * a.head_dim_v;
-    const Tile t{.kt = kt, .vt = vt, .acc = acc, .m = m, .l = m + 16, .p = m + 32};
-    std::fill(t.acc, t.acc + a.n_q * a.head_dim_v, 0.0f);
-    std::fill(t.m, t.m + 16, -INFINITY);
-    std::fill(t.l, t.l + 16, 0.0f);
+    const int64_t acc_floats = kAttentionTileQ * a.head_dim_v;
+    float* const m = acc + a.n_heads * acc_floats;
+    float* const l = m + a.n_heads * 16;
+    float* const p = l + a.n_heads * 16;
+    auto head = [&](int64_t g) {
+        return Tile{.kt = kt,
+                    .vt = vt,
+                    .q = a.q + g * a.head_dim,
+                    .acc = acc + g * acc_floats,
+                    .m = m + g * 16,
+                    .l = l + g * 16,
+                    .p = p};
+    };
+    std::fill(acc, acc + a.n_heads * acc_floats, 0.0f);
+    std::fill(m, m + a.n_heads * 16, -INFINITY);
+    std::fill(l, l + a.n_heads * 16, 0.0f);
     const int64_t last = a.q_pos0 + a.n_q - 1;
     for (int64_t j0 = 0; j0 <= last; j0 += kKeys) {
         const int nk = int(std::min<int64_t>(kKeys, last + 1 - j0));
-        load_keys(a, j0, nk, t);
-        // Queries before position j0 see none of this tile (positions are consecutive).
-        int64_t i = std::max<int64_t>(0, j0 - a.q_pos0);
-        for (; i + kQueries <= a.n_q; i += kQueries) queries_step<kQueries>(a, t, i, j0, nk);
-        switch (a.n_q - i) {
-            case 1:
-                queries_step<1>(a, t, i, j0, nk);
-                break;
-            case 2:
-                queries_step<2>(a, t, i, j0, nk);
-                break;
-            case 3:
-                queries_step<3>(a, t, i, j0, nk);
-                break;
-            default:
-                break;
-        }
+        load_keys(a, j0, nk, head(0));
+        for (int64_t g = 0; g < a.n_heads; ++g) head_step(a, head(g), j0, nk);
     }
-    for (int64_t i = 0; i < a.n_q; ++i) {
-        const __m512 inv = _mm512_set1_ps(1.0f / t.l[i]);
-        for (int64_t d = 0; d < a.head_dim_v; d += 16) {
-            _mm512_storeu_ps(a.out + i * a.out_stride + d,
-                             _mm512_mul_ps(_mm512_load_ps(t.acc + i * a.head_dim_v + d), inv));
+    for (int64_t g = 0; g < a.n_heads; ++g) {
+        const Tile t = head(g);
+        for (int64_t i = 0; i < a.n_q; ++i) {
+            const __m512 inv = _mm512_set1_ps(1.0f / t.l[i]);
+            float* out = a.out + i * a.out_stride + g * a.head_dim_v;
+            for (int64_t d = 0; d < a.head_dim_v; d += 16) {
+                _mm512_storeu_ps(out + d,
+                                 _mm512_mul_ps(_mm512_load_ps(t.acc + i * a.head_dim_v + d), inv));
+            }
         }
     }
 }

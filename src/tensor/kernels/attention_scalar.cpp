@@ -9,7 +9,9 @@
 
 namespace citadel {
 
-void attention_tile_scalar(const AttentionTile& a) {
+namespace {
+
+void one_head(const AttentionTile& a) {
     for (int64_t i = 0; i < a.n_q; ++i) {
         const float* q = a.q + i * a.q_stride;
         const int64_t pos = a.q_pos0 + i;
@@ -33,6 +35,18 @@ void attention_tile_scalar(const AttentionTile& a) {
             for (int64_t d = 0; d < a.head_dim_v; ++d) out[d] += p * fp16_to_fp32(v[d]);
         }
         for (int64_t d = 0; d < a.head_dim_v; ++d) out[d] /= sum;
+    }
+}
+
+}  // namespace
+
+void attention_tile_scalar(const AttentionTile& a) {
+    for (int64_t g = 0; g < a.n_heads; ++g) {
+        AttentionTile head = a;
+        head.q = a.q + g * a.head_dim;
+        head.out = a.out + g * a.head_dim_v;
+        head.n_heads = 1;
+        one_head(head);
     }
 }
 
