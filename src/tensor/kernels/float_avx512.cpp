@@ -16,6 +16,7 @@
 
 #include "core/fp16.h"
 #include "tensor/kernels.h"
+#include "tensor/kernels/stream_prefetch.h"
 
 namespace citadel {
 namespace {
@@ -308,56 +309,41 @@ void gemm_widened(int64_t n, const void* w, size_t w_row_bytes, int n_rows, cons
     }
 }
 
-constexpr size_t kGemvPrefetchBytes = 8192;
+// One row's dot with x over elements [k0, end) in the prompt tile's lanes and steps.
+inline __m512 dot_f16_chunk(const uint16_t* w, const float* x, int64_t k0, int64_t end) {
+    __m512 acc = _mm512_setzero_ps();
+    int64_t i = k0;
+    for (; i + 16 <= end; i += 16) {
+        if (i % 32 == 0) prefetch_stream(w + i);  // 32 elements: one line
+        acc = _mm512_fmadd_ps(F16Load::load(w + i), _mm512_loadu_ps(x + i), acc);
+    }
+    if (i < end) {
+        const __mmask16 tail = __mmask16(_bzhi_u32(~0u, unsigned(end - i)));
+        acc = _mm512_fmadd_ps(F16Load::load_tail(w + i, tail), _mm512_maskz_loadu_ps(tail, x + i),
+                              acc);
+    }
+    return acc;
+}
 
-// One token (decoding) with F16 weights: the weights stream through once, four rows at a
-// time with the next four prefetched; the activation row is widened to F32 once. Each row is
-// summed in the prompt kernel's chunks and order (store()), so a token decodes the same alone
-// or in a batch.
+// One token (decoding) with F16 weights: the activation row is widened to F32 once, and the
+// rows are streamed one at a time in memory order (stream_prefetch.h). Each row is summed in
+// the prompt tile's chunks and order (store(): lane 0 of reduce4 depends on its own row only),
+// so a token decodes the same alone or in a batch.
 void gemv_f16(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const uint16_t* x,
               float* out) {
     thread_local std::vector<float> xf;
     xf.resize(size_t(n) + 16);
     widen_rows<F16Load>(reinterpret_cast<const uint8_t*>(x), 0, 1, 0, n, xf.data(), 0);
     const int64_t chunk = chunk_length(n, 2 * sizeof(float));
-    // Prefetch whole 4-row groups about kGemvPrefetchBytes ahead (rows are contiguous).
-    const size_t rows4 = 4 * w_row_bytes;
-    const size_t ahead = std::max<size_t>(1, (kGemvPrefetchBytes + rows4 - 1) / rows4) * rows4;
-    for (int r0 = 0; r0 < n_rows; r0 += 4) {
-        const int rows = std::min(4, n_rows - r0);
-        const uint16_t* wr[4];
-        for (int r = 0; r < 4; ++r) {
-            wr[r] = reinterpret_cast<const uint16_t*>(w + size_t(r0 + std::min(r, rows - 1)) *
-                                                              w_row_bytes);
-        }
-        __m128 sums = _mm_setzero_ps();
+    for (int r = 0; r < n_rows; ++r) {
+        const auto* row = reinterpret_cast<const uint16_t*>(w + size_t(r) * w_row_bytes);
+        float sum = 0.0f;
         for (int64_t k0 = 0; k0 < n; k0 += chunk) {
-            const int64_t end = std::min(n, k0 + chunk);
-            __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(),
-                             _mm512_setzero_ps()};
-            int64_t i = k0;
-            for (; i + 16 <= end; i += 16) {
-                const __m512 xv = _mm512_loadu_ps(&xf[size_t(i)]);
-                for (int r = 0; r < 4; ++r) {
-                    if (i % 32 == 0) {
-                        _mm_prefetch(reinterpret_cast<const char*>(wr[r] + i) + ahead, _MM_HINT_T0);
-                    }
-                    acc[r] = _mm512_fmadd_ps(F16Load::load(wr[r] + i), xv, acc[r]);
-                }
-            }
-            if (i < end) {
-                const __mmask16 tail = __mmask16(_bzhi_u32(~0u, unsigned(end - i)));
-                const __m512 xv = _mm512_maskz_loadu_ps(tail, &xf[size_t(i)]);
-                for (int r = 0; r < 4; ++r) {
-                    acc[r] = _mm512_fmadd_ps(F16Load::load_tail(wr[r] + i, tail), xv, acc[r]);
-                }
-            }
-            const __m128 v = reduce4(acc[0], acc[1], acc[2], acc[3]);
-            sums = k0 == 0 ? v : _mm_add_ps(v, sums);
+            const __m512 acc = dot_f16_chunk(row, xf.data(), k0, std::min(n, k0 + chunk));
+            const float part = _mm_cvtss_f32(reduce4(acc, acc, acc, acc));
+            sum = k0 == 0 ? part : part + sum;
         }
-        alignas(16) float s4[4];
-        _mm_store_ps(s4, sums);
-        for (int r = 0; r < rows; ++r) out[r0 + r] = s4[r];
+        out[r] = sum;
     }
 }
 

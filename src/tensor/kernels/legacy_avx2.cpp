@@ -10,6 +10,7 @@
 
 #include "tensor/blocks.h"
 #include "tensor/kernels.h"
+#include "tensor/kernels/stream_prefetch.h"
 
 namespace citadel {
 namespace {
@@ -117,7 +118,9 @@ void tile(int64_t n_blocks, const uint8_t* w, size_t w_row_bytes, const uint8_t*
     for (int64_t i = 0; i < n_blocks; ++i) {
         Decoded wd[R];
         for (int r = 0; r < R; ++r) {
-            wd[r] = Q::decode(reinterpret_cast<const Block*>(w + r * w_row_bytes)[i]);
+            const Block* b = reinterpret_cast<const Block*>(w + r * w_row_bytes) + i;
+            if constexpr (R == 1) prefetch_stream(b);  // a row streamed on its own
+            wd[r] = Q::decode(*b);
         }
         for (int t = 0; t < T; ++t) {
             const Act& a = reinterpret_cast<const Act*>(x + t * x_row_bytes)[i];
@@ -148,6 +151,8 @@ void rows_all_tokens(int64_t n_blocks, const uint8_t* w, size_t w_row_bytes, con
     }
 }
 
+constexpr int kStreamMaxTokens = 4;
+
 template <class Q>
 void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
           size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
@@ -155,6 +160,15 @@ void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* 
     const auto* xb = static_cast<const uint8_t*>(x);
     const int64_t nb = n / kQK;
     int r = 0;
+    // Few tokens (decoding): every row is read once, so rows go one at a time in memory order
+    // (stream_prefetch.h); the arithmetic of a (row, token) pair is the same either way.
+    if (n_tokens < kStreamMaxTokens) {
+        for (; r < n_rows; ++r) {
+            rows_all_tokens<Q, 1>(nb, wb + r * w_row_bytes, w_row_bytes, xb, x_row_bytes, n_tokens,
+                                  out + r, out_stride);
+        }
+        return;
+    }
     for (; r + 4 <= n_rows; r += 4) {
         rows_all_tokens<Q, 4>(nb, wb + r * w_row_bytes, w_row_bytes, xb, x_row_bytes, n_tokens,
                               out + r, out_stride);
