@@ -335,6 +335,7 @@ void gemv_f16(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const
     xf.resize(size_t(n) + 16);
     widen_rows<F16Load>(reinterpret_cast<const uint8_t*>(x), 0, 1, 0, n, xf.data(), 0);
     const int64_t chunk = chunk_length(n, 2 * sizeof(float));
+    prefetch_stream_start(w, size_t(n_rows) * w_row_bytes);
     for (int r = 0; r < n_rows; ++r) {
         const auto* row = reinterpret_cast<const uint16_t*>(w + size_t(r) * w_row_bytes);
         float sum = 0.0f;

@@ -308,6 +308,7 @@ template <class L, bool kMin>
 void rows_streamed(const uint8_t* wb, size_t w_row_bytes, int n_rows, const ActGroup* act,
                    int64_t n_blocks, int n_tokens, float* out, size_t out_stride) {
     const int64_t n_groups = (n_blocks + kGroupBlocks - 1) / kGroupBlocks;
+    prefetch_stream_start(wb, size_t(n_rows) * w_row_bytes);
     alignas(64) uint8_t tail[L::group_bytes];
     RawRow<L> raw{};
     raw.full_groups = n_blocks / kGroupBlocks;

@@ -221,6 +221,7 @@ inline float dot_row(const BlockQ8_0* w, int64_t nb, const TokenPair* x) {
 void gemv_rows(int64_t n, const uint8_t* w, size_t w_row_bytes, int n_rows, const BlockQ8_0* x,
                float* out) {
     const int64_t nb = n / kQK;
+    prefetch_stream_start(w, size_t(n_rows) * w_row_bytes);
     thread_local std::vector<TokenPair> token;
     token.resize(size_t((nb + 1) / 2));
     pack_token(x, nb, token.data());
