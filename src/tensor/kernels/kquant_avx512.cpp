@@ -18,6 +18,7 @@
 #include "tensor/blocks.h"
 #include "tensor/kernels.h"
 #include "tensor/kernels/kquant_common.h"
+#include "tensor/kernels/stream_prefetch.h"
 
 namespace citadel {
 namespace {
@@ -211,6 +212,7 @@ void direct_row(int64_t n_blocks, const Block* w, const void* x, size_t x_row_by
     const __m512i lane_quad = _mm512_srli_epi32(
         _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), 2);
     for (int64_t b = 0; b < n_blocks; ++b) {
+        prefetch_stream_block<sizeof(Block)>(&w[b]);
         const KBlock k = load_block(w[b]);
         __m512i scale[4];
         for (int z = 0; z < 4; ++z) {
@@ -250,6 +252,7 @@ struct DirectRow {
 template <typename Block>
 void direct_gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
                  size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
+    prefetch_stream_start(w, size_t(n_rows) * w_row_bytes);
     kquant::gemm_by_token_groups<DirectRow, Block>(n, w, w_row_bytes, n_rows, x, x_row_bytes,
                                                    n_tokens, out, out_stride);
 }

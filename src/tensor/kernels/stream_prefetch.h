@@ -20,6 +20,14 @@ inline void prefetch_stream(const void* p) {
     _mm_prefetch(static_cast<const char*>(p) + kStreamPrefetchBytes, _MM_HINT_T0);
 }
 
+// Prefetches every line of the bytes-long block at p, kStreamPrefetchBytes ahead (blocks larger
+// than a line: the K-quants' super-blocks).
+template <size_t kBytes>
+inline void prefetch_stream_block(const void* p) {
+    for (size_t off = 0; off < kBytes; off += 64)
+        prefetch_stream(static_cast<const char*>(p) + off);
+}
+
 // Prefetches the first kStreamPrefetchBytes of a call's weights (bytes long) at once: the
 // loop's prefetches run that far ahead, so without this every call (a task of a few tens of KB
 // when decoding) would start with its first lines arriving one miss at a time.
