@@ -11,6 +11,7 @@
 
 #include "core/fp16.h"
 #include "tensor/kernels.h"
+#include "tensor/kernels/stream_prefetch.h"
 
 namespace citadel {
 namespace {
@@ -58,7 +59,11 @@ void tile(int64_t n, const uint8_t* wb, size_t w_row_bytes, const uint8_t* xb, s
     int64_t k = 0;
     for (; k + 8 <= n; k += 8) {
         __m256 wv[R];
-        for (int r = 0; r < R; ++r) wv[r] = L::load(w[r] + k);
+        for (int r = 0; r < R; ++r) {
+            // Few tokens (decoding) read each weight once: fetch the stream ahead.
+            if (T == 1 && k % (64 / sizeof(typename L::T)) == 0) prefetch_stream(w[r] + k);
+            wv[r] = L::load(w[r] + k);
+        }
         for (int t = 0; t < T; ++t) {
             const __m256 xv = _mm256_loadu_ps(x[t] + k);
             for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);

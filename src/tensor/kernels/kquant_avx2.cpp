@@ -11,6 +11,7 @@
 #include "tensor/blocks.h"
 #include "tensor/kernels.h"
 #include "tensor/kernels/kquant_common.h"
+#include "tensor/kernels/stream_prefetch.h"
 
 namespace citadel {
 namespace {
@@ -148,6 +149,7 @@ void row_dot(int64_t n_blocks, const Block* w, const uint8_t* x, size_t x_row_by
     __m256 acc[T];
     for (int t = 0; t < T; ++t) acc[t] = _mm256_setzero_ps();
     for (int64_t b = 0; b < n_blocks; ++b) {
+        prefetch_stream_block<sizeof(Block)>(&w[b]);
         const KBlock k = load_block(w[b]);
         __m256i scale[8];  // int16 scales of the two sub-blocks of register z
         for (int z = 0; z < 8; ++z) {
@@ -186,6 +188,7 @@ struct RowDotAvx2 {
 template <typename Block>
 void gemm(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
           size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
+    prefetch_stream_start(w, size_t(n_rows) * w_row_bytes);
     kquant::gemm_by_token_groups<RowDotAvx2, Block>(n, w, w_row_bytes, n_rows, x, x_row_bytes,
                                                     n_tokens, out, out_stride);
 }
