@@ -1,9 +1,9 @@
 // Q8_0 x Q8_0 GEMM for AVX-512 VNNI with llama.cpp's rounding to the bit (see the scalar
 // dot_row_q8_0): every output keeps eight float lanes, lane j accumulating
 // fma(d_w * d_x, sum of the products of bytes 4j..4j+3) block after block, and the lanes
-// are summed as hsum_float_8 does. Two outputs share one 16-lane register (two tokens of one
-// row when prompting, two rows of one token when decoding), so each block costs one VNNI
-// dot, one conversion, one multiply and one FMA per pair of outputs.
+// are summed as hsum_float_8 does. Prompting, two tokens of one row share a 16-lane register,
+// so each block costs one VNNI dot, one conversion, one multiply and one FMA per pair of
+// outputs; decoding, two blocks of one row share it and the row is read in memory order.
 //
 // VNNI multiplies unsigned by signed bytes: weights are made unsigned by flipping their sign
 // bit (w + 128), and the dot starts from -128 * (sum of the four activations) to cancel it.
