@@ -311,8 +311,6 @@ void Connection::dispatch() {
     raw_stream_ = false;
     exchange_ = std::make_shared<Exchange>();
     core_->request_started();
-    // Keep a read outstanding: it sees the client leave and buffers pipelined requests.
-    if (buffer_.size() < core_->limits.max_pipelined_bytes) start_read();
     auto responder = make_responder(shared_from_this(), exchange_);
     try {
         core_->handler(std::move(request), std::move(responder));
@@ -321,6 +319,12 @@ void Connection::dispatch() {
     } catch (...) {
         CITADEL_LOG_WARN("http: handler threw");
     }
+    // Keep a read outstanding: it sees the client leave and buffers pipelined requests. It
+    // starts after the handler so that an answer the handler gave at once is queued on the
+    // strand before the read can complete: a client that sent a whole request and then its
+    // FIN always gets that answer (another I/O thread could otherwise run the read's EOF
+    // first and cancel it).
+    if (buffer_.size() < core_->limits.max_pipelined_bytes) start_read();
 }
 
 // ---- Timers and closing -------------------------------------------------------------------

@@ -22,10 +22,11 @@
 //    without writing, and a client that gives up on a request (OpenAI SDK, curl ^C) sends
 //    exactly that FIN. With `eof_cancels_request` (the default) EOF while a response is pending
 //    is therefore a disconnect: on_disconnect fires, the connection closes, and a half-closed
-//    client gets no answer. With it off, EOF only means "no more requests": the response is
-//    still written, and a disconnect is seen only when a write fails (for a stream, within about
-//    two chunks of the client going away; a non-streaming client that closed is not seen
-//    until its answer is written).
+//    client gets no answer to a request still pending. An answer the handler gives before it
+//    returns (health, errors, listings) is not pending: it is always written. With it off, EOF
+//    only means "no more requests": the response is still written, and a disconnect is seen
+//    only when a write fails (for a stream, within about two chunks of the client going away;
+//    a non-streaming client that closed is not seen until its answer is written).
 //
 // TLS (when TlsOptions::cert_file is set): TLS 1.2 (ECDHE with AES-GCM or ChaCha20-Poly1305
 // only) or 1.3; no compression, no renegotiation, the server's cipher order, ALPN "http/1.1".

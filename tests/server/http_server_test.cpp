@@ -462,6 +462,22 @@ TEST(HttpServer, HalfClosedClientIsAnsweredWhenEofDoesNotCancel) {
     EXPECT_EQ(held.disconnects.load(), 0);
 }
 
+// A whole request and then the client's FIN: an answer the handler gives at once is never
+// lost to the EOF, whichever I/O thread sees the EOF first (this raced with 2 I/O threads).
+TEST(HttpServer, HalfClosedClientGetsAnAnswerGivenAtOnce) {
+    auto server = start_server(echo, {.io_threads = 4});
+    ASSERT_TRUE(server);
+    int answered = 0;
+    for (int i = 0; i < 300; ++i) {
+        TestClient c(server->port());
+        ASSERT_TRUE(c.send(get("/now")));
+        c.shutdown_write();
+        auto r = c.read_response();
+        answered += r && r->status == 200 ? 1 : 0;
+    }
+    EXPECT_EQ(answered, 300);
+}
+
 TEST(HttpServer, HalfCloseCancelsByDefault) {
     Held held;
     auto server = start_server(held.handler());
