@@ -74,6 +74,7 @@ KernelTable build_table(Isa isa) {
     register_kquant_scalar(t);
     if (isa == Isa::kAvx2 || isa == Isa::kAvx512) {
         register_vec_avx2(t);
+        register_attention_avx2(t);
         register_float_avx2(t);
         register_legacy_avx2(t);
         register_kquant_avx2(t);

@@ -116,6 +116,7 @@ void register_vec_scalar(KernelTable& t);
 void register_vec_avx2(KernelTable& t);
 void register_vec_avx512(KernelTable& t);
 void register_attention_scalar(KernelTable& t);
+void register_attention_avx2(KernelTable& t);
 void register_attention_avx512(KernelTable& t);
 void register_float_scalar(KernelTable& t);
 void register_float_avx2(KernelTable& t);

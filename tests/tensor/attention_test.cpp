@@ -58,7 +58,8 @@ TEST(AttentionTile, EveryIsaMatchesReference) {
     std::normal_distribution<float> dist(0.0f, 1.0f);
     const Case cases[] = {{64, 64, 16, 0, 16},    {64, 64, 16, 40, 16}, {128, 128, 7, 100, 16},
                           {16, 16, 1, 0, 16},     {8, 8, 5, 3, 16},     {64, 64, 13, 17, 5},
-                          {128, 64, 16, 250, 32}, {64, 64, 16, 33, 1}};
+                          {128, 64, 16, 250, 32}, {64, 64, 16, 33, 1},  {24, 40, 11, 29, 8},
+                          {12, 12, 6, 9, 4}};
     for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
         if (!cpu_supports(isa)) continue;
         for (const Case& c : cases) {
