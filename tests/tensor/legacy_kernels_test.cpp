@@ -226,6 +226,38 @@ TEST(LegacyKernels, SimdGemmMatchesScalar) {
     }
 }
 
+// A token alone gets the bits it gets among others in one call (decoding and prompt paths of
+// every kernel), for row counts that are not multiples of the kernels' panels.
+TEST(LegacyKernels, GemmTokenAloneEqualsTokenInACall) {
+    for (Isa isa : {Isa::kScalar, Isa::kAvx2, Isa::kAvx512}) {
+        if (!cpu_supports(isa)) continue;
+        const KernelTable& k = kernel_table(isa);
+        uint32_t seed = 500;
+        for (DType type : kWeightTypes) {
+            for (const GemmCase& c : {GemmCase{96, 13, 2}, GemmCase{288, 13, 3},
+                                      GemmCase{1056, 11, 5}, GemmCase{4864, 9, 16}}) {
+                const DType act = k[type].act_type;
+                const std::vector<float> wf = random_floats(size_t(c.n) * c.n_rows, seed++);
+                const std::vector<float> xf = random_floats(size_t(c.n) * c.n_tokens, seed++);
+                const size_t w_stride = row_bytes(type, c.n), x_stride = row_bytes(act, c.n);
+                const auto w = strided_rows(type, wf, c.n, c.n_rows, w_stride);
+                const auto x = strided_rows(act, xf, c.n, c.n_tokens, x_stride);
+                const auto all = run_gemm(k, type, w, w_stride, x, x_stride, c);
+                for (int t = 0; t < c.n_tokens; ++t) {
+                    const std::vector<uint8_t> one(x.begin() + t * x_stride,
+                                                   x.begin() + (t + 1) * x_stride);
+                    const auto alone =
+                        run_gemm(k, type, w, w_stride, one, x_stride, {c.n, c.n_rows, 1});
+                    ASSERT_EQ(0, std::memcmp(alone.data(), all.data() + t * c.n_rows,
+                                             alone.size() * sizeof(float)))
+                        << isa_name(isa) << " " << dtype_name(type) << " n=" << c.n
+                        << " tokens=" << c.n_tokens << " token " << t;
+                }
+            }
+        }
+    }
+}
+
 // The scalar integer math equals the float dot of the dequantized rows.
 TEST(LegacyKernels, ScalarGemmMatchesDequantizedDot) {
     const KernelTable& k = kernel_table(Isa::kScalar);
