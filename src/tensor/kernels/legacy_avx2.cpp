@@ -1,8 +1,9 @@
 // AVX2 kernels for the legacy block types: one block (32 quants) per 256-bit vector.
 //
 // Q8_0: per block and (row, token) pair the sign trick maddubs(|w|, sign(x, w)) gives the int32
-// sums in 8 lanes, scaled by dw * dx into 8 float lanes (llama.cpp's order); weights are
-// decoded once per block and reused for every token of the tile.
+// sums in 8 lanes, scaled by dw * dx into 8 float lanes: llama.cpp's order, kept because the
+// greedy continuations of the trained reference models (Q8_0) depend on its last bits. Weights
+// are decoded once per block and reused for every token of the tile.
 // Q4_0 Q4_1 Q5_0 Q5_1: maddubs(unsigned quants, x), one float lane per row (prompts) or per
 // block (decoding); see the section below for the arithmetic both share.
 #include <immintrin.h>
@@ -243,13 +244,36 @@ void act_sums(const uint8_t* x, size_t x_row_bytes, int n_tokens, int64_t nb, Ac
 }
 
 // The half at byte offset `off` of 8 blocks, lane l from block at[kLaneOf[l]], as floats.
+// (Inserted one by one: 8 small stores read back as one vector would stall store forwarding.)
 template <class Q>
 inline __m256 lane_halves(const typename Q::Block* const (&at)[kLanes], size_t off) {
-    uint16_t h[kLanes];
-    for (int l = 0; l < kLanes; ++l) {
-        std::memcpy(&h[l], reinterpret_cast<const uint8_t*>(at[kLaneOf[l]]) + off, 2);
-    }
-    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h)));
+    auto h = [&](int l) {
+        uint16_t v;
+        std::memcpy(&v, reinterpret_cast<const uint8_t*>(at[kLaneOf[l]]) + off, 2);
+        return int(v);
+    };
+    __m128i v = _mm_cvtsi32_si128(h(0));
+    v = _mm_insert_epi16(v, h(1), 1);
+    v = _mm_insert_epi16(v, h(2), 2);
+    v = _mm_insert_epi16(v, h(3), 3);
+    v = _mm_insert_epi16(v, h(4), 4);
+    v = _mm_insert_epi16(v, h(5), 5);
+    v = _mm_insert_epi16(v, h(6), 6);
+    v = _mm_insert_epi16(v, h(7), 7);
+    return _mm256_cvtph_ps(v);
+}
+
+// The half at byte offset `off` of the consecutive blocks first[0..7], lane l from block l.
+template <class Q>
+inline __m256 consecutive_halves(const typename Q::Block* first, size_t off) {
+    constexpr int kSize = int(sizeof(typename Q::Block));
+    const __m256i at = _mm256_setr_epi32(0, kSize, 2 * kSize, 3 * kSize, 4 * kSize, 5 * kSize,
+                                         6 * kSize, 7 * kSize);
+    const int* base = reinterpret_cast<const int*>(reinterpret_cast<const uint8_t*>(first) + off);
+    const __m256i words =
+        _mm256_and_si256(_mm256_i32gather_epi32(base, at, 1), _mm256_set1_epi32(0xffff));
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(words, words), 0x08);
+    return _mm256_cvtph_ps(_mm256_castsi256_si128(packed));
 }
 
 // Lane l: the sum of the 8 int32 lanes of v[kLaneOf[l]].
@@ -400,12 +424,16 @@ inline void row_step(const typename Q::Block* blocks, const typename Q::Act* x, 
     }
     __m256 next = _mm256_fmadd_ps(
         _mm256_cvtepi32_ps(dots),
-        _mm256_mul_ps(lane_halves<Q>(b, offsetof(Block, d)), _mm256_loadu_ps(s.dx.data() + i0)),
+        _mm256_mul_ps(kTail ? lane_halves<Q>(b, offsetof(Block, d))
+                            : consecutive_halves<Q>(blocks + i0, offsetof(Block, d)),
+                      _mm256_loadu_ps(s.dx.data() + i0)),
         part);
     __m256 next_min = mins;
     if constexpr (Q::kMin) {
         next_min = _mm256_add_ps(
-            mins, _mm256_mul_ps(lane_halves<Q>(b, Q::kMOffset), _mm256_loadu_ps(s.sx.data() + i0)));
+            mins, _mm256_mul_ps(kTail ? lane_halves<Q>(b, Q::kMOffset)
+                                      : consecutive_halves<Q>(blocks + i0, Q::kMOffset),
+                                _mm256_loadu_ps(s.sx.data() + i0)));
     }
     if constexpr (kTail) {
         const __m256 keep = _mm256_cmp_ps(_mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7),
