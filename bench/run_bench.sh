@@ -9,6 +9,11 @@
 # Each round runs llama-bench (-r 3) and `citadel bench run` (-r 3) back to back per type; the
 # medians over the rounds and their ratio are appended to bench/RESULTS.md with the date,
 # machine and commit. Without LLAMA_CPP only Citadel is measured.
+#
+# ISA=avx2 measures Citadel's AVX2 kernels (CITADEL_ISA=avx2) on an AVX-512 machine; point
+# LLAMA_CPP at a llama.cpp built without AVX-512 for the same comparison, e.g.
+#   cmake -B build-avx2 -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON \
+#         -DGGML_AVX512=OFF && ninja -C build-avx2 llama-bench
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-3}
@@ -18,6 +23,11 @@ MODELS=${MODELS:-bench/out/models}
 CITADEL=${CITADEL:-build/citadel}
 LLAMA=${LLAMA_CPP:-}
 SHARED=${SHARED:-../shared}
+NOTE=""
+if [ -n "${ISA:-}" ]; then
+  export CITADEL_ISA=$ISA
+  NOTE="Citadel forced to CITADEL_ISA=$ISA; llama.cpp from $LLAMA."
+fi
 mkdir -p "$MODELS" bench/out
 
 base="$MODELS/qwen2.5-0.5b-f16.gguf"
@@ -48,4 +58,4 @@ for x in json.load(sys.stdin)["results"]:
   done
 done
 
-python3 bench/summarize.py "$raw" "$MODELS" | tee -a bench/RESULTS.md
+python3 bench/summarize.py "$raw" "$MODELS" "$NOTE" | tee -a bench/RESULTS.md

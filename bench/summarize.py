@@ -11,7 +11,7 @@ def cpu_model():
             return line.split(":", 1)[1].strip()
     return platform.processor()
 
-def main(raw, models):
+def main(raw, models, note=""):
     rows = collections.defaultdict(list)
     for line in open(raw):
         t, engine, test, v = line.split("\t")
@@ -20,7 +20,8 @@ def main(raw, models):
                             text=True).stdout.strip()
     out = [f"\n## {datetime.date.today()} — commit {commit}, {os.cpu_count()} cores, {cpu_model()}",
            "", f"Qwen2.5-0.5B shape, 2 threads, medians of {max(len(v) for v in rows.values())} "
-           "rounds (each round: llama-bench -r 3 mean, citadel bench run -r 3 median).", "",
+           "rounds (each round: llama-bench -r 3 mean, citadel bench run -r 3 median)."
+           + (f" {note}" if note else ""), "",
            "| type | size | test | llama.cpp t/s | citadel t/s | ratio | citadel vs ceiling |",
            "|---|---|---|---|---|---|---|"]
     for t in dict.fromkeys(k[0] for k in rows):
@@ -40,4 +41,4 @@ def main(raw, models):
     print("\n".join(out))
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main(*sys.argv[1:4])

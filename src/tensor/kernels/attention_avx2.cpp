@@ -1,15 +1,13 @@
-// AVX2 attention tile: the AVX-512 tile's algorithm (attention_avx512.cpp) on 256-bit vectors.
-// Keys and values are taken 8 at a time, converted to F32 once per key tile (keys transposed,
-// so one FMA scores 8 keys for a query dimension) and shared by the tile's queries and query
-// heads; the softmax runs online with an AVX2 exp. Queries go kQueries at a time so that each
-// key and value load serves several queries. Heads whose sizes are not multiples of 8 use the
-// scalar tile.
+// AVX2 attention tile: the frame of attention_frame.h on 8-float registers (8 keys per key
+// tile). Heads whose sizes are not multiples of 8 use the scalar tile.
 #include <immintrin.h>
 
 #include <algorithm>
 #include <cmath>
 
 #include "tensor/kernels.h"
+#include "tensor/kernels/attention_frame.h"
+#include "tensor/kernels/exp_poly.h"
 
 namespace citadel {
 
@@ -17,43 +15,43 @@ void attention_tile_scalar(const AttentionTile& a);  // attention_scalar.cpp
 
 namespace {
 
-constexpr int kKeys = 8;     // keys per tile (one register of scores)
-constexpr int kQueries = 4;  // queries that share each key and value load
+using attention::Tile;
 
 __m256 load_f16(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
 }
 
-// e^x for 8 lanes: x = n ln2 + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial
-// (relative error < 2e-7 there), then scaled by 2^n built in the exponent bits. Inputs below
-// -87 give ~0 (2^-126 scale), above 88 are clamped.
+// exp_poly.h's operations on 8 floats.
+struct Vec256 {
+    using Reg = __m256;
+    static Reg set1(float v) { return _mm256_set1_ps(v); }
+    static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+    static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+    static Reg fnma(Reg a, Reg b, Reg c) { return _mm256_fnmadd_ps(a, b, c); }
+    static Reg round(Reg a) {
+        return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+};
+
+// e^x for 8 lanes (exp_poly.h), x clamped to [-87, 88], scaled by 2^n built in the exponent
+// bits.
 __m256 exp256(__m256 x) {
-    const __m256 log2e = _mm256_set1_ps(1.44269504088896341f);
     x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
-    const __m256 n =
-        _mm256_round_ps(_mm256_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
-    __m256 p = _mm256_set1_ps(1.0f / 720);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    __m256 n;
+    const __m256 p = exp_taylor<Vec256>(exp_reduce<Vec256>(x, n));
     const __m256i bits =
         _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
 }
 
-float hmax(__m256 v) {
+float hmax8(__m256 v) {
     __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
 }
 
-float hsum(__m256 v) {
+float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
@@ -82,178 +80,51 @@ void transpose8(__m256 (&r)[8]) {
     }
 }
 
-// The state of one head, as in the AVX-512 tile.
-struct Tile {
-    float* kt;       // [head_dim][8] keys transposed
-    float* vt;       // [8][head_dim_v]
-    const float* q;  // the head's first query row
-    float* acc;      // [16 queries][head_dim_v]
-    float* m;        // [16] running maxima
-    float* l;        // [16] running sums
-    float* p;        // [kQueries][8] probabilities of the current queries (aligned)
-};
-
-// Converts keys j0..j0+nk-1 (transposed) and values to F32; missing keys are zero.
-void load_keys(const AttentionTile& a, int64_t j0, int nk, const Tile& t) {
-    for (int64_t d0 = 0; d0 < a.head_dim; d0 += 8) {
-        __m256 cols[kKeys];
-        for (int k = 0; k < kKeys; ++k) {
-            cols[k] = k < nk ? load_f16(a.key(j0 + k) + d0) : _mm256_setzero_ps();
-        }
-        transpose8(cols);  // cols[d]: dimension d0 + d of the 8 keys
-        for (int d = 0; d < 8; ++d) _mm256_store_ps(t.kt + (d0 + d) * kKeys, cols[d]);
-    }
-    for (int k = 0; k < kKeys; ++k) {
-        for (int64_t d = 0; d < a.head_dim_v; d += 8) {
-            const __m256 v = k < nk ? load_f16(a.value(j0 + k) + d) : _mm256_setzero_ps();
-            _mm256_store_ps(t.vt + k * a.head_dim_v + d, v);
-        }
-    }
-}
-
-// Scores of queries i..i+Q-1 against the tile, scaled, with invisible keys at -inf. Each
-// query sums in C chains (C * Q >= 8 independent FMAs in flight), added pairwise at the end.
-template <int Q>
-void scores(const AttentionTile& a, const Tile& t, int64_t i, int64_t j0, int nk, __m256 (&s)[Q]) {
-    constexpr int C = Q >= 3 ? 2 : Q == 1 ? 8 : 4;
-    const float* q[Q];
-    for (int u = 0; u < Q; ++u) q[u] = t.q + (i + u) * a.q_stride;
-    __m256 acc[Q][C];
-    for (auto& row : acc)
-        for (__m256& v : row) v = _mm256_setzero_ps();
-    for (int64_t d = 0; d < a.head_dim; d += C) {
-        for (int c = 0; c < C; ++c) {
-            const __m256 k = _mm256_load_ps(t.kt + (d + c) * kKeys);
-            for (int u = 0; u < Q; ++u) {
-                acc[u][c] = _mm256_fmadd_ps(_mm256_broadcast_ss(q[u] + d + c), k, acc[u][c]);
-            }
-        }
-    }
-    const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
-    for (int u = 0; u < Q; ++u) {
-        for (int w = C / 2; w >= 1; w /= 2)
-            for (int c = 0; c < w; ++c) acc[u][c] = _mm256_add_ps(acc[u][c], acc[u][c + w]);
-        const int64_t visible = std::min<int64_t>(nk, a.q_pos0 + i + u - j0 + 1);
+// The kernel of attention_frame.h on 8-float registers.
+struct Avx2 {
+    using Reg = __m256;
+    static constexpr int kLanes = 8;
+    static constexpr int kWide = 2;
+    static constexpr int chains(int q) { return q >= 3 ? 2 : q == 1 ? 8 : 4; }
+    static Reg zero() { return _mm256_setzero_ps(); }
+    static Reg load(const float* p) { return _mm256_load_ps(p); }
+    static void store(float* p, Reg v) { _mm256_store_ps(p, v); }
+    static Reg set1(float v) { return _mm256_set1_ps(v); }
+    static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
+    static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
+    static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
+    static float hmax(Reg v) { return hmax8(v); }
+    static float hsum(Reg v) { return hsum8(v); }
+    static Reg exp(Reg v) { return exp256(v); }
+    static Reg masked_scale(Reg v, int visible, float scale) {
+        const __m256 lane = _mm256_setr_ps(0, 1, 2, 3, 4, 5, 6, 7);
         const __m256 seen = _mm256_cmp_ps(lane, _mm256_set1_ps(float(visible)), _CMP_LT_OQ);
-        s[u] = _mm256_blendv_ps(_mm256_set1_ps(-INFINITY),
-                                _mm256_mul_ps(acc[u][0], _mm256_set1_ps(a.scale)), seen);
+        return _mm256_blendv_ps(_mm256_set1_ps(-INFINITY), _mm256_mul_ps(v, _mm256_set1_ps(scale)),
+                                seen);
     }
-}
 
-// Online softmax step of query i: updates its maximum and sum, stores its probabilities at p
-// and returns the factor that rescales its accumulator.
-float softmax_step(const Tile& t, int64_t i, __m256 s, float* p) {
-    const float m_old = t.m[i];
-    const float m_new = std::max(m_old, hmax(s));
-    const __m256 e = exp256(_mm256_sub_ps(s, _mm256_set1_ps(m_new)));
-    // Invisible keys (score -inf) get exactly 0, not exp's floor.
-    const __m256 e_real = _mm256_blendv_ps(e, _mm256_setzero_ps(),
-                                           _mm256_cmp_ps(s, _mm256_set1_ps(-INFINITY), _CMP_EQ_OQ));
-    const float correction = m_old == m_new ? 1.0f : std::exp(m_old - m_new);
-    t.l[i] = t.l[i] * correction + hsum(e_real);
-    t.m[i] = m_new;
-    _mm256_store_ps(p, e_real);
-    return correction;
-}
-
-// acc[i+u][d .. d + 8 D) = acc * c[u] + p[u] . V for Q queries and D blocks of 8 dimensions:
-// every value load serves Q queries.
-template <int Q, int D>
-void add_values(const AttentionTile& a, const Tile& t, int64_t i, int64_t d, const float (&c)[Q]) {
-    __m256 o[Q][D];
-    for (int u = 0; u < Q; ++u) {
-        const __m256 cu = _mm256_set1_ps(c[u]);
-        for (int b = 0; b < D; ++b) {
-            o[u][b] = _mm256_mul_ps(_mm256_load_ps(t.acc + (i + u) * a.head_dim_v + d + 8 * b), cu);
+    // Converts keys j0..j0+nk-1 (transposed) and values to F32; missing keys are zero.
+    static void load_keys(const AttentionTile& a, int64_t j0, int nk, const Tile& t) {
+        for (int64_t d0 = 0; d0 < a.head_dim; d0 += 8) {
+            __m256 cols[kLanes];
+            for (int k = 0; k < kLanes; ++k) {
+                cols[k] = k < nk ? load_f16(a.key(j0 + k) + d0) : _mm256_setzero_ps();
+            }
+            transpose8(cols);  // cols[d]: dimension d0 + d of the 8 keys
+            for (int d = 0; d < 8; ++d) _mm256_store_ps(t.kt + (d0 + d) * kLanes, cols[d]);
         }
-    }
-    for (int k = 0; k < kKeys; ++k) {
-        __m256 v[D];
-        for (int b = 0; b < D; ++b) v[b] = _mm256_load_ps(t.vt + k * a.head_dim_v + d + 8 * b);
-        for (int u = 0; u < Q; ++u) {
-            const __m256 pk = _mm256_broadcast_ss(t.p + u * kKeys + k);
-            for (int b = 0; b < D; ++b) o[u][b] = _mm256_fmadd_ps(pk, v[b], o[u][b]);
-        }
-    }
-    for (int u = 0; u < Q; ++u) {
-        for (int b = 0; b < D; ++b) {
-            _mm256_store_ps(t.acc + (i + u) * a.head_dim_v + d + 8 * b, o[u][b]);
-        }
-    }
-}
-
-// Queries i..i+Q-1 against the key tile at j0: scores, softmax step, values.
-template <int Q>
-void queries_step(const AttentionTile& a, const Tile& t, int64_t i, int64_t j0, int nk) {
-    __m256 s[Q];
-    scores<Q>(a, t, i, j0, nk, s);
-    float c[Q];
-    for (int u = 0; u < Q; ++u) c[u] = softmax_step(t, i + u, s[u], t.p + u * kKeys);
-    int64_t d = 0;
-    for (; d + 16 <= a.head_dim_v; d += 16) add_values<Q, 2>(a, t, i, d, c);
-    for (; d < a.head_dim_v; d += 8) add_values<Q, 1>(a, t, i, d, c);
-}
-
-// The queries of one head against one key tile (its keys are already loaded).
-void head_step(const AttentionTile& a, const Tile& t, int64_t j0, int nk) {
-    // Queries before position j0 see none of this tile (positions are consecutive).
-    int64_t i = std::max<int64_t>(0, j0 - a.q_pos0);
-    for (; i + kQueries <= a.n_q; i += kQueries) queries_step<kQueries>(a, t, i, j0, nk);
-    switch (a.n_q - i) {
-        case 1:
-            return queries_step<1>(a, t, i, j0, nk);
-        case 2:
-            return queries_step<2>(a, t, i, j0, nk);
-        case 3:
-            return queries_step<3>(a, t, i, j0, nk);
-        default:
-            return;
-    }
-}
-
-void attention_tile(const AttentionTile& a) {
-    // The AVX-512 tile's scratch layout (room for 16 keys; 8 are used).
-    float* const kt = a.scratch;
-    float* const vt = kt + 16 * a.head_dim;
-    float* const acc = vt + 16 * a.head_dim_v;
-    const int64_t acc_floats = kAttentionTileQ * a.head_dim_v;
-    float* const m = acc + a.n_heads * acc_floats;
-    float* const l = m + a.n_heads * 16;
-    float* const p = l + a.n_heads * 16;
-    auto head = [&](int64_t g) {
-        return Tile{.kt = kt,
-                    .vt = vt,
-                    .q = a.q + g * a.head_dim,
-                    .acc = acc + g * acc_floats,
-                    .m = m + g * 16,
-                    .l = l + g * 16,
-                    .p = p};
-    };
-    std::fill(acc, acc + a.n_heads * acc_floats, 0.0f);
-    std::fill(m, m + a.n_heads * 16, -INFINITY);
-    std::fill(l, l + a.n_heads * 16, 0.0f);
-    const int64_t last = a.q_pos0 + a.n_q - 1;
-    for (int64_t j0 = 0; j0 <= last; j0 += kKeys) {
-        const int nk = int(std::min<int64_t>(kKeys, last + 1 - j0));
-        load_keys(a, j0, nk, head(0));
-        for (int64_t g = 0; g < a.n_heads; ++g) head_step(a, head(g), j0, nk);
-    }
-    for (int64_t g = 0; g < a.n_heads; ++g) {
-        const Tile t = head(g);
-        for (int64_t i = 0; i < a.n_q; ++i) {
-            const __m256 inv = _mm256_set1_ps(1.0f / t.l[i]);
-            float* out = a.out + i * a.out_stride + g * a.head_dim_v;
+        for (int k = 0; k < kLanes; ++k) {
             for (int64_t d = 0; d < a.head_dim_v; d += 8) {
-                _mm256_storeu_ps(out + d,
-                                 _mm256_mul_ps(_mm256_load_ps(t.acc + i * a.head_dim_v + d), inv));
+                const __m256 v = k < nk ? load_f16(a.value(j0 + k) + d) : _mm256_setzero_ps();
+                _mm256_store_ps(t.vt + k * a.head_dim_v + d, v);
             }
         }
     }
-}
+};
 
 void attention_tile_dispatch(const AttentionTile& a) {
     if (a.head_dim % 8 != 0 || a.head_dim_v % 8 != 0) return attention_tile_scalar(a);
-    attention_tile(a);
+    attention::run_tile<Avx2>(a);
 }
 
 }  // namespace

@@ -3,26 +3,25 @@
 
 #include <immintrin.h>
 
+#include "tensor/kernels/exp_poly.h"
+
 namespace citadel {
 
-// e^x for 16 lanes: x = n ln2 + r with |r| <= ln2/2, e^r by its degree-6 Taylor polynomial
-// (relative error < 2e-7 there), then scaled by 2^n. Inputs below -87 give 0.
+// exp_poly.h's operations on 16 floats.
+struct Vec512 {
+    using Reg = __m512;
+    static Reg set1(float v) { return _mm512_set1_ps(v); }
+    static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
+    static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
+    static Reg fnma(Reg a, Reg b, Reg c) { return _mm512_fnmadd_ps(a, b, c); }
+    static Reg round(Reg a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT); }
+};
+
+// e^x for 16 lanes (exp_poly.h), scaled by 2^n with scalef. Inputs below -87 give ~0.
 inline __m512 exp512(__m512 x) {
-    const __m512 log2e = _mm512_set1_ps(1.44269504088896341f);
-    const __m512 ln2_hi = _mm512_set1_ps(0.693359375f);
-    const __m512 ln2_lo = _mm512_set1_ps(-2.12194440e-4f);
-    x = _mm512_max_ps(x, _mm512_set1_ps(-87.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, log2e), _MM_FROUND_TO_NEAREST_INT);
-    __m512 r = _mm512_fnmadd_ps(n, ln2_hi, x);
-    r = _mm512_fnmadd_ps(n, ln2_lo, r);
-    __m512 p = _mm512_set1_ps(1.0f / 720);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
+    __m512 n;
+    const __m512 r = exp_reduce<Vec512>(_mm512_max_ps(x, _mm512_set1_ps(-87.0f)), n);
+    return _mm512_scalef_ps(exp_taylor<Vec512>(r), n);
 }
 
 }  // namespace citadel
