@@ -81,18 +81,14 @@ void transpose8(__m256 (&r)[8]) {
 }
 
 // The kernel of attention_frame.h on 8-float registers.
-struct Avx2 {
-    using Reg = __m256;
+struct Avx2 : Vec256 {
     static constexpr int kLanes = 8;
     static constexpr int kWide = 2;
     static constexpr int chains(int q) { return q >= 3 ? 2 : q == 1 ? 8 : 4; }
     static Reg zero() { return _mm256_setzero_ps(); }
     static Reg load(const float* p) { return _mm256_load_ps(p); }
     static void store(float* p, Reg v) { _mm256_store_ps(p, v); }
-    static Reg set1(float v) { return _mm256_set1_ps(v); }
     static Reg add(Reg a, Reg b) { return _mm256_add_ps(a, b); }
-    static Reg mul(Reg a, Reg b) { return _mm256_mul_ps(a, b); }
-    static Reg fma(Reg a, Reg b, Reg c) { return _mm256_fmadd_ps(a, b, c); }
     static float hmax(Reg v) { return hmax8(v); }
     static float hsum(Reg v) { return hsum8(v); }
     static Reg exp(Reg v) { return exp256(v); }

@@ -23,18 +23,14 @@ __m512 load_f16(const uint16_t* p) {
 }
 
 // The kernel of attention_frame.h on 16-float registers.
-struct Avx512 {
-    using Reg = __m512;
+struct Avx512 : Vec512 {
     static constexpr int kLanes = 16;
     static constexpr int kWide = 4;
     static constexpr int chains(int q) { return q >= 4 ? 2 : q == 1 ? 8 : 4; }
     static Reg zero() { return _mm512_setzero_ps(); }
     static Reg load(const float* p) { return _mm512_load_ps(p); }
     static void store(float* p, Reg v) { _mm512_store_ps(p, v); }
-    static Reg set1(float v) { return _mm512_set1_ps(v); }
     static Reg add(Reg a, Reg b) { return _mm512_add_ps(a, b); }
-    static Reg mul(Reg a, Reg b) { return _mm512_mul_ps(a, b); }
-    static Reg fma(Reg a, Reg b, Reg c) { return _mm512_fmadd_ps(a, b, c); }
     static float hmax(Reg v) { return _mm512_reduce_max_ps(v); }
     static float hsum(Reg v) { return _mm512_reduce_add_ps(v); }
     static Reg exp(Reg v) { return exp512(v); }
