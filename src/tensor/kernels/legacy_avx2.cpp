@@ -29,8 +29,7 @@ inline float half(uint16_t h) {
 // 16 bytes of nibbles -> 32 bytes: low nibbles (elements 0..15), then high (16..31).
 inline __m256i unpack_nibbles(const uint8_t* qs) {
     const __m128i q = _mm_loadu_si128(reinterpret_cast<const __m128i*>(qs));
-    const __m128i low4 = _mm_set1_epi8(0x0F);
-    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), low4), _mm_and_si128(q, low4));
+    return _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), _mm256_set1_epi8(0x0F));
 }
 
 // 0x10 in byte j where bit j of qh is set.
