@@ -81,13 +81,15 @@ void tile(int64_t n, const uint8_t* wb, size_t w_row_bytes, const uint8_t* xb, s
 template <class L, int R>
 void rows_all_tokens(int64_t n, const uint8_t* w, size_t w_row_bytes, const uint8_t* x,
                      size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
+    // 3 rows x 4 tokens: 12 accumulators (3 x 3 measured ~5 % slower on 64-token tiles).
     int t = 0;
-    for (; t + 3 <= n_tokens; t += 3) {
-        tile<L, R, 3>(n, w, w_row_bytes, x + t * x_row_bytes, x_row_bytes, out + t * out_stride,
+    for (; t + 4 <= n_tokens; t += 4) {
+        tile<L, R, 4>(n, w, w_row_bytes, x + t * x_row_bytes, x_row_bytes, out + t * out_stride,
                       out_stride);
     }
     const uint8_t* xt = x + t * x_row_bytes;
     float* ot = out + t * out_stride;
+    if (n_tokens - t == 3) tile<L, R, 3>(n, w, w_row_bytes, xt, x_row_bytes, ot, out_stride);
     if (n_tokens - t == 2) tile<L, R, 2>(n, w, w_row_bytes, xt, x_row_bytes, ot, out_stride);
     if (n_tokens - t == 1) tile<L, R, 1>(n, w, w_row_bytes, xt, x_row_bytes, ot, out_stride);
 }
