@@ -1,12 +1,13 @@
 // AVX2 kernels for F32 / F16 / BF16 weights. Activations are F32, F16 and BF16 respectively.
 //
-// GEMM: R rows x T tokens of 8-lane F32 accumulators; each step converts 8 elements of every
-// weight row to F32 once and reuses them for all T tokens. F16 / BF16 activations are widened
-// to F32 once per call, into a per-thread buffer, so the inner loop converts only weights;
-// widening is exact, so this equals the product of the two narrow values. A row length that
-// is not a multiple of 8 ends in a scalar tail.
+// GEMM: R rows x T tokens of 8-lane F32 accumulators per chunk of the row; each step converts
+// 8 elements of every weight row to F32 once and reuses them for all T tokens. F16 / BF16
+// activations are widened to F32 once per call, into a per-thread buffer, so the inner loop
+// converts only weights; widening is exact, so this equals the product of the two narrow values. A
+// row length that is not a multiple of 8 ends in a scalar tail.
 #include <immintrin.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "core/fp16.h"
@@ -45,7 +46,21 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(s);
 }
 
-// One register tile; x holds F32 activations.
+// The arithmetic of a (row, token) product: the row's first n8 = n / 8 * 8 elements are cut
+// into chunks of kChunk; each chunk sums into 8 float lanes (one FMA per 8 elements, in order),
+// the chunks' lanes are added in chunk order, then the 8 lanes (hsum) and a scalar tail. The
+// prompt tile and the row-by-row decoder below both do exactly that (batch invariance); the
+// chunks let the decoder run independent FMA chains within one row, so it reads rows one at a
+// time in memory order.
+constexpr int64_t kChunk = 256;
+
+inline float finish(__m256 total, const float* x, int64_t n8, int64_t n, auto w_scalar) {
+    float sum = hsum(total);
+    for (int64_t j = n8; j < n; ++j) sum += w_scalar(j) * x[j];
+    return sum;
+}
+
+// Prompt tile: R rows x T tokens; x holds F32 activations.
 template <class L, int R, int T>
 void tile(int64_t n, const uint8_t* wb, size_t w_row_bytes, const uint8_t* xb, size_t x_row_bytes,
           float* out, size_t out_stride) {
@@ -53,29 +68,74 @@ void tile(int64_t n, const uint8_t* wb, size_t w_row_bytes, const uint8_t* xb, s
     const float* x[T];
     for (int r = 0; r < R; ++r) w[r] = reinterpret_cast<const typename L::T*>(wb + r * w_row_bytes);
     for (int t = 0; t < T; ++t) x[t] = reinterpret_cast<const float*>(xb + t * x_row_bytes);
-    __m256 acc[R][T];
+    __m256 total[R][T];
     for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
-    int64_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-        __m256 wv[R];
-        for (int r = 0; r < R; ++r) {
-            // Few tokens (decoding) read each weight once: fetch the stream ahead.
-            if (T == 1 && k % (64 / sizeof(typename L::T)) == 0) prefetch_stream(w[r] + k);
-            wv[r] = L::load(w[r] + k);
+        for (int t = 0; t < T; ++t) total[r][t] = _mm256_setzero_ps();
+    const int64_t n8 = n / 8 * 8;
+    for (int64_t c0 = 0; c0 < n8; c0 += kChunk) {
+        const int64_t c1 = std::min(n8, c0 + kChunk);
+        __m256 acc[R][T];
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) acc[r][t] = _mm256_setzero_ps();
+        for (int64_t k = c0; k < c1; k += 8) {
+            __m256 wv[R];
+            for (int r = 0; r < R; ++r) wv[r] = L::load(w[r] + k);
+            for (int t = 0; t < T; ++t) {
+                const __m256 xv = _mm256_loadu_ps(x[t] + k);
+                for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
+            }
         }
-        for (int t = 0; t < T; ++t) {
-            const __m256 xv = _mm256_loadu_ps(x[t] + k);
-            for (int r = 0; r < R; ++r) acc[r][t] = _mm256_fmadd_ps(wv[r], xv, acc[r][t]);
-        }
+        for (int r = 0; r < R; ++r)
+            for (int t = 0; t < T; ++t) total[r][t] = _mm256_add_ps(total[r][t], acc[r][t]);
     }
     for (int t = 0; t < T; ++t) {
         for (int r = 0; r < R; ++r) {
-            float sum = hsum(acc[r][t]);
-            for (int64_t j = k; j < n; ++j) sum += L::scalar(w[r][j]) * x[t][j];
-            out[t * out_stride + r] = sum;
+            out[t * out_stride + r] =
+                finish(total[r][t], x[t], n8, n, [&](int64_t j) { return L::scalar(w[r][j]); });
         }
     }
+}
+
+// G consecutive chunks of one row from element k0, as G interleaved FMA chains, prefetching
+// the row's stream.
+template <class L, int G>
+inline void chunk_group(const typename L::T* w, const float* x, int64_t k0, int64_t len,
+                        __m256& total) {
+    constexpr int64_t kPerLine = 64 / sizeof(typename L::T);
+    __m256 acc[G];
+    for (int g = 0; g < G; ++g) acc[g] = _mm256_setzero_ps();
+    for (int64_t s = 0; s < len; s += 8) {
+        for (int g = 0; g < G; ++g) {
+            const int64_t k = k0 + g * kChunk + s;
+            if (s % kPerLine == 0) prefetch_stream(w + k);
+            acc[g] = _mm256_fmadd_ps(L::load(w + k), _mm256_loadu_ps(x + k), acc[g]);
+        }
+    }
+    for (int g = 0; g < G; ++g) total = _mm256_add_ps(total, acc[g]);
+}
+
+// One row against one token (decoding): up to 4 chunks at a time.
+template <class L>
+float row_decode(const typename L::T* w, const float* x, int64_t n) {
+    const int64_t n8 = n / 8 * 8, full = n8 / kChunk;
+    __m256 total = _mm256_setzero_ps();
+    int64_t c = 0;
+    for (; c + 4 <= full; c += 4) chunk_group<L, 4>(w, x, c * kChunk, kChunk, total);
+    switch (full - c) {
+        case 3:
+            chunk_group<L, 3>(w, x, c * kChunk, kChunk, total);
+            break;
+        case 2:
+            chunk_group<L, 2>(w, x, c * kChunk, kChunk, total);
+            break;
+        case 1:
+            chunk_group<L, 1>(w, x, c * kChunk, kChunk, total);
+            break;
+        default:
+            break;
+    }
+    if (full * kChunk < n8) chunk_group<L, 1>(w, x, full * kChunk, n8 - full * kChunk, total);
+    return finish(total, x, n8, n, [&](int64_t j) { return L::scalar(w[j]); });
 }
 
 template <class L, int R>
@@ -94,12 +154,26 @@ void rows_all_tokens(int64_t n, const uint8_t* w, size_t w_row_bytes, const uint
     if (n_tokens - t == 1) tile<L, R, 1>(n, w, w_row_bytes, xt, x_row_bytes, ot, out_stride);
 }
 
-// GEMM with F32 activations.
+constexpr int kStreamMaxTokens = 4;
+
+// GEMM with F32 activations. Few tokens (decoding): rows one at a time in memory order
+// (stream_prefetch.h), each token in turn; prompts: 3-row tiles.
 template <class L>
 void gemm_f32_act(int64_t n, const void* w, size_t w_row_bytes, int n_rows, const void* x,
                   size_t x_row_bytes, int n_tokens, float* out, size_t out_stride) {
     const auto* wb = static_cast<const uint8_t*>(w);
     const auto* xb = static_cast<const uint8_t*>(x);
+    if (n_tokens < kStreamMaxTokens) {
+        prefetch_stream_start(wb, size_t(n_rows) * w_row_bytes);
+        for (int r = 0; r < n_rows; ++r) {
+            const auto* row = reinterpret_cast<const typename L::T*>(wb + r * w_row_bytes);
+            for (int t = 0; t < n_tokens; ++t) {
+                out[t * out_stride + r] =
+                    row_decode<L>(row, reinterpret_cast<const float*>(xb + t * x_row_bytes), n);
+            }
+        }
+        return;
+    }
     int r = 0;
     for (; r + 3 <= n_rows; r += 3) {
         rows_all_tokens<L, 3>(n, wb + r * w_row_bytes, w_row_bytes, xb, x_row_bytes, n_tokens,
