@@ -8,6 +8,7 @@
 #include "tensor/kernels.h"
 #include "tensor/kernels/attention_frame.h"
 #include "tensor/kernels/exp_poly.h"
+#include "tensor/kernels/reduce_avx2.h"
 
 namespace citadel {
 
@@ -42,20 +43,6 @@ __m256 exp256(__m256 x) {
     const __m256i bits =
         _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
     return _mm256_mul_ps(p, _mm256_castsi256_ps(bits));
-}
-
-float hmax8(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 // r[i] becomes column i of the 8x8 matrix whose rows were r[0..7].

@@ -12,6 +12,7 @@
 
 #include "core/fp16.h"
 #include "tensor/kernels.h"
+#include "tensor/kernels/reduce_avx2.h"
 #include "tensor/kernels/stream_prefetch.h"
 
 namespace citadel {
@@ -39,13 +40,6 @@ struct BF16Load {
     static float scalar(uint16_t v) { return bf16_to_fp32(v); }
 };
 
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 // The arithmetic of a (row, token) product: the row's first n8 = n / 8 * 8 elements are cut
 // into chunks of kChunk; each chunk sums into 8 float lanes (one FMA per 8 elements, in order),
 // the chunks' lanes are added in chunk order, then the 8 lanes (hsum) and a scalar tail. The
@@ -55,7 +49,7 @@ inline float hsum(__m256 v) {
 constexpr int64_t kChunk = 256;
 
 inline float finish(__m256 total, const float* x, int64_t n8, int64_t n, auto w_scalar) {
-    float sum = hsum(total);
+    float sum = hsum8(total);
     for (int64_t j = n8; j < n; ++j) sum += w_scalar(j) * x[j];
     return sum;
 }

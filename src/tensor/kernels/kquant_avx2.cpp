@@ -11,6 +11,7 @@
 #include "tensor/blocks.h"
 #include "tensor/kernels.h"
 #include "tensor/kernels/kquant_common.h"
+#include "tensor/kernels/reduce_avx2.h"
 #include "tensor/kernels/stream_prefetch.h"
 
 namespace citadel {
@@ -136,13 +137,6 @@ inline KBlock load_block(const BlockQ6_K& b) {
     return k;
 }
 
-inline float horizontal_sum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 template <typename Block, int T>
 void row_dot(int64_t n_blocks, const Block* w, const uint8_t* x, size_t x_row_bytes, float* out,
              size_t out_stride) {
@@ -173,7 +167,7 @@ void row_dot(int64_t n_blocks, const Block* w, const uint8_t* x, size_t x_row_by
                 _mm256_fnmadd_ps(_mm256_cvtepi32_ps(msum), _mm256_set1_ps(k.dmin * xb->d), acc[t]);
         }
     }
-    for (int t = 0; t < T; ++t) out[size_t(t) * out_stride] = horizontal_sum(acc[t]);
+    for (int t = 0; t < T; ++t) out[size_t(t) * out_stride] = hsum8(acc[t]);
 }
 
 // row_dot as the RowDot of gemm_by_token_groups.

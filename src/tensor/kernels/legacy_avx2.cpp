@@ -15,6 +15,7 @@
 
 #include "tensor/blocks.h"
 #include "tensor/kernels.h"
+#include "tensor/kernels/reduce_avx2.h"
 #include "tensor/kernels/stream_prefetch.h"
 
 namespace citadel {
@@ -87,13 +88,6 @@ inline __m256i dot_unsigned(__m256i w, __m256i x) {
     return _mm256_madd_epi16(_mm256_maddubs_epi16(w, x), _mm256_set1_epi16(1));
 }
 
-inline float hsum(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
-
 // ---- Q8_0: R rows x T tokens, one float accumulator of 8 lanes per (row, token) ----------
 
 // x's scales as floats: dx[t * dx_stride + i] of token t's block i. The scale of a (row,
@@ -127,7 +121,7 @@ void tile_q8_0(int64_t n_blocks, const uint8_t* w, size_t w_row_bytes, const uin
         }
     }
     for (int r = 0; r < R; ++r)
-        for (int t = 0; t < T; ++t) out[t * out_stride + r] = hsum(acc[r][t]);
+        for (int t = 0; t < T; ++t) out[t * out_stride + r] = hsum8(acc[r][t]);
 }
 
 template <int R>

@@ -5,19 +5,13 @@
 
 #include "core/fp16.h"
 #include "tensor/kernels.h"
+#include "tensor/kernels/reduce_avx2.h"
 
 namespace citadel {
 
 float dot_f16_f16_compat(int64_t n, const uint16_t* a, const uint16_t* b);  // vec_scalar.cpp
 
 namespace {
-
-float hsum256(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 __m256 load_f16x8(const uint16_t* p) {
     return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
@@ -30,7 +24,7 @@ float dot_f16_f32(int64_t n, const uint16_t* a, const float* b) {
         acc0 = _mm256_fmadd_ps(load_f16x8(a + i), _mm256_loadu_ps(b + i), acc0);
         acc1 = _mm256_fmadd_ps(load_f16x8(a + i + 8), _mm256_loadu_ps(b + i + 8), acc1);
     }
-    float sum = hsum256(_mm256_add_ps(acc0, acc1));
+    float sum = hsum8(_mm256_add_ps(acc0, acc1));
     for (; i < n; ++i) sum += fp16_to_fp32(a[i]) * b[i];
     return sum;
 }
